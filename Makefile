@@ -1,0 +1,51 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   - install into .venv and run the sample pipeline end to end, offline
+#   make test  - install with the dev extras and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Nothing on the default path may reach a model hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: run test lint format bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first, pinned to the CPU build on local disk, so that no CUDA build is pulled.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(BIN)/dataprep run pipelines/sample.yml
+	@echo "Done. The run folder is runs/sample/: one folder per stage with stats.json and rejects.jsonl."
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check dataprep tests benchmarks
+	$(BIN)/ruff format --check dataprep tests benchmarks
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format dataprep tests benchmarks
+	$(BIN)/ruff check --fix dataprep tests benchmarks
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,5 @@
+"""The ``dataprep`` command line."""
+
+from dataprep.cli.main import main
+
+__all__ = ["main"]

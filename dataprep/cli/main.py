@@ -1,0 +1,145 @@
+"""Entry point: ``dataprep run``, ``dataprep inspect``, ``dataprep show`` and one command per stage."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dataprep import __version__
+from dataprep.cli.options import config_from_options, config_options
+from dataprep.errors import DataprepError
+from dataprep.stages import Stage, StageContext, registry
+
+
+class DataprepGroup(click.Group):
+    """Turns errors into one plain message: no traceback unless ``--debug``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DataprepError as exc:
+            if os.environ.get("DATAPREP_DEBUG"):
+                raise
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.secho("interrupted; rerun the same command to resume.", fg="yellow", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence against a bare traceback
+            if os.environ.get("DATAPREP_DEBUG"):
+                raise
+            click.secho(
+                f"error: unexpected {type(exc).__name__}: {exc}\n"
+                "This is a bug in dataprep; rerun with --debug for the traceback and report it.",
+                fg="red",
+                err=True,
+            )
+            sys.exit(1)
+
+
+@click.group(cls=DataprepGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dataprep")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def main(debug: bool) -> None:
+    """Turn raw HTML, CSV and SQL dumps into a clean, diverse, tokenized fine-tuning dataset.
+
+    Run a whole pipeline with `dataprep run pipeline.yml`, or one stage with
+    `dataprep STAGE INPUT... -o OUT`.
+    """
+    if debug:
+        os.environ["DATAPREP_DEBUG"] = "1"
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+
+def _stage_command(stage_cls: type[Stage]) -> click.Command:
+    doc = (stage_cls.__doc__ or stage_cls.name).strip()
+    summary = doc.splitlines()[0]
+    what = "FILE/FOLDER/GLOB" if stage_cls.is_source else "RECORDS"
+    out_help = (
+        "Output folder."
+        if stage_cls.folder_output
+        else "Output: a path ending in .jsonl gives JSON Lines (with OUT.stats.json and OUT.rejects.jsonl "
+        "beside it); anything else gives a Parquet folder (with stats.json and rejects.jsonl inside)."
+    )
+
+    def callback(inputs: tuple[str, ...], output: str, seed: int, quiet: bool, **values: Any) -> None:
+        config = config_from_options(stage_cls.Config, values, f"dataprep {stage_cls.name}")
+        stats = stage_cls(config, StageContext(seed=seed, quiet=quiet)).run(list(inputs), Path(output))
+        summary_line = stats.to_dict()
+        dropped = ", ".join(f"{k}={v}" for k, v in summary_line["dropped"].items()) or "none"
+        click.echo(
+            f"{stage_cls.name}: {summary_line['records_in']} in, {summary_line['records_out']} out, "
+            f"dropped: {dropped} ({summary_line['seconds']:.2f}s) -> {output}",
+            err=True,
+        )
+
+    params: list[click.Parameter] = [
+        click.Argument(["inputs"], nargs=-1, required=True, metavar=f"{what}..."),
+        click.Option(["-o", "--output"], required=True, help=out_help),
+        click.Option(["--seed"], type=int, default=0, show_default=True, help="Random seed."),
+        click.Option(["--quiet", "-q"], is_flag=True, help="No progress bar."),
+        *config_options(stage_cls.Config),
+    ]
+    return click.Command(
+        stage_cls.name, callback=callback, params=params, help=doc, short_help=summary, no_args_is_help=True
+    )
+
+
+@main.command("run")
+@click.argument("pipeline_file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Rerun every stage, even unchanged ones.")
+@click.option("--from", "from_stage", metavar="STAGE", help="Rerun this stage and everything after it.")
+@click.option("--until", "until_stage", metavar="STAGE", help="Stop after this stage.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def run_command(pipeline_file: str, force: bool, from_stage: str | None, until_stage: str | None, quiet: bool) -> None:
+    """Run a pipeline file, resuming from where an earlier run stopped."""
+    from dataprep.inspect import stats_table
+    from dataprep.pipeline.config import load_pipeline
+    from dataprep.pipeline.runner import run_pipeline
+
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(message)s"))
+    console.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger = logging.getLogger("dataprep")
+    logger.addHandler(console)
+    logger.propagate = False
+    pipeline = load_pipeline(pipeline_file)
+    results = run_pipeline(pipeline, force=force, from_stage=from_stage, until_stage=until_stage, quiet=quiet)
+    stats_table([(r.folder, r.status, r.stats) for r in results], title=f"{pipeline.config.name}").print()
+    click.echo(f"outputs in {pipeline.output_dir}/ (inspect with: dataprep inspect {pipeline.output_dir})")
+
+
+@main.command("inspect")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def inspect_command(run_dir: str) -> None:
+    """Print a table of a run's stages: in, out, dropped by reason, seconds."""
+    from dataprep.inspect import inspect_run
+
+    inspect_run(Path(run_dir)).print()
+
+
+@main.command("show")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("-n", "count", type=int, default=5, show_default=True, help="How many records.")
+@click.option("--rejects", is_flag=True, help="Show the rejects of a stage folder instead of its records.")
+def show_command(path: str, count: int, rejects: bool) -> None:
+    """Pretty-print records from a stage folder, a Parquet folder or a JSONL file."""
+    from dataprep.inspect import show_records
+
+    show_records(Path(path), count, rejects=rejects)
+
+
+def _add_stage_commands() -> None:
+    for stage_cls in registry().values():
+        if stage_cls.name not in main.commands:
+            main.add_command(_stage_command(stage_cls))
+
+
+_add_stage_commands()

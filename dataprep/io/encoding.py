@@ -1,0 +1,61 @@
+"""Text encoding detection for raw inputs (CSV exports, dumps, pages).
+
+Exports from spreadsheet tools are UTF-8, UTF-8 with a BOM, or Windows-1252.
+A strict UTF-8 decode over the whole stream decides between them exactly,
+where statistical guessers (chardet, charset-normalizer) are only likely to be
+right; Windows-1252 falls back to Latin-1 for the five bytes it leaves undefined.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+from pathlib import Path
+from typing import IO
+
+CHUNK = 1 << 24
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    path = Path(path)
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def bom_encoding(head: bytes) -> str | None:
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return name
+    return None
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    with open_binary(path) as handle:
+        try:
+            while chunk := handle.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig``/``utf-16`` from a BOM, else ``utf-8`` if the whole file decodes, else ``cp1252`` or ``latin-1``."""
+    with open_binary(path) as handle:
+        head = handle.read(4)
+    found = bom_encoding(head)
+    if found:
+        return found
+    if _decodes(path, "utf-8"):
+        return "utf-8"
+    if _decodes(path, "cp1252"):
+        return "cp1252"
+    return "latin-1"

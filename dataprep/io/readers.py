@@ -1,0 +1,161 @@
+"""Streaming readers for record files: JSONL (``.jsonl``, ``.jsonl.gz``) and Parquet shards."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from dataprep.errors import InputError
+from dataprep.io.schema import table_to_batch
+from dataprep.records import Batch, check_record, coerce_record, rows_to_batch
+
+RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+
+
+@dataclass
+class Reject:
+    """A record that could not be used, with where it came from and why."""
+
+    reason: str
+    source: str
+    record: Any = None
+    detail: str | None = None
+
+
+@dataclass
+class ReadBatch:
+    batch: Batch
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def resolve_inputs(specs: Iterable[str | Path], suffixes: tuple[str, ...]) -> list[Path]:
+    """Expand files, folders (recursive) and globs into a sorted list of files.
+
+    Raises an :class:`InputError` naming the spec that matched nothing.
+    """
+    files: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes) and not _hidden(p, path)
+            )
+            if not found:
+                raise InputError(
+                    f"{spec}: folder holds no files ending in {', '.join(suffixes)}; point at the files to read."
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        elif glob.has_magic(str(spec)):
+            found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True) if Path(p).is_file())
+            if not found:
+                raise InputError(f"{spec}: the pattern matches no file.")
+            files.extend(found)
+        else:
+            raise InputError(f"{spec}: no such file or folder; check the path.")
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        if path not in seen:
+            seen.add(path)
+            unique.append(path)
+    return unique
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
+
+
+def _is_side_file(path: Path) -> bool:
+    return path.name.endswith("rejects.jsonl")
+
+
+def record_files(specs: Iterable[str | Path]) -> list[Path]:
+    """Record files named by ``specs``.
+
+    A stage folder holds its Parquet shards next to ``stats.json`` and
+    ``rejects.jsonl``; only the shards are data. Rejects files found while
+    walking a folder are skipped.
+    """
+    files: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        shards = sorted(path.glob("*.parquet")) if path.is_dir() else []
+        if shards:
+            files.extend(shards)
+        elif path.is_dir():
+            files.extend(p for p in resolve_inputs([path], RECORD_SUFFIXES) if not _is_side_file(p))
+        else:
+            files.extend(resolve_inputs([spec], RECORD_SUFFIXES))
+    return files
+
+
+def count_records(specs: Iterable[str | Path]) -> int | None:
+    """Row count from Parquet metadata; None when it would need a full read (JSONL)."""
+    total = 0
+    for path in record_files(specs):
+        if not path.name.endswith(".parquet"):
+            return None
+        total += pq.ParquetFile(path).metadata.num_rows
+    return total
+
+
+def iter_batches(specs: Iterable[str | Path], batch_size: int = 1000) -> Iterator[ReadBatch]:
+    """Stream records from JSONL and Parquet inputs as column-oriented batches."""
+    for path in record_files(specs):
+        if path.name.endswith(".parquet"):
+            yield from _iter_parquet(path, batch_size)
+        else:
+            yield from _iter_jsonl(path, batch_size)
+
+
+def _iter_parquet(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+    try:
+        handle = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+        raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
+    for record_batch in handle.iter_batches(batch_size=batch_size):
+        yield ReadBatch(table_to_batch(record_batch))
+
+
+def _open_lines(path: Path) -> Iterator[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
+        try:
+            yield from handle
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason}); re-encode it as UTF-8.") from exc
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: cannot be read to the end ({exc}).") from exc
+
+
+def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+    rows: list[dict[str, Any]] = []
+    rejects: list[Reject] = []
+    for number, line in enumerate(_open_lines(path), start=1):
+        if not line.strip():
+            continue
+        locator = f"{path}#line={number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rejects.append(Reject("bad-json", locator, line[:1000], f"{exc.msg} at column {exc.colno}"))
+            continue
+        reason = check_record(obj)
+        if reason:
+            rejects.append(Reject(reason, locator, obj))
+            continue
+        rows.append(coerce_record(obj, locator))
+        if len(rows) >= batch_size:
+            yield ReadBatch(rows_to_batch(rows), rejects)
+            rows, rejects = [], []
+    if rows or rejects:
+        yield ReadBatch(rows_to_batch(rows) if rows else {}, rejects)

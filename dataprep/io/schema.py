@@ -1,0 +1,62 @@
+"""The Arrow schema of record shards.
+
+``meta`` is stored as a JSON string: its keys differ between records and sources,
+and a struct column would need one schema for every shard.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from dataprep.records import CORE_COLUMNS, Batch
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+CORE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("messages", pa.list_(MESSAGE_TYPE)),
+        ("source", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+
+
+def encode_meta(meta: dict[str, Any] | None) -> str:
+    if not meta:
+        return "{}"
+    return json.dumps(meta or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def batch_to_table(batch: Batch, schema: pa.Schema | None = None) -> pa.Table:
+    """Convert a batch to an Arrow table; ``schema`` fixes the types of extra columns."""
+    arrays = {}
+    for name in CORE_COLUMNS:
+        values = batch.get(name)
+        if values is None:
+            values = [None] * len(batch["id"])
+        if name == "meta":
+            values = [encode_meta(v) for v in values]
+        arrays[name] = pa.array(values, type=CORE_SCHEMA.field(name).type)
+    for name, values in batch.items():
+        if name in CORE_COLUMNS or name.startswith("_"):
+            continue
+        kind = schema.field(name).type if schema is not None and name in schema.names else None
+        arrays[name] = pa.array(values, type=kind)
+    return pa.table(arrays)
+
+
+def table_to_batch(table: pa.Table | pa.RecordBatch) -> Batch:
+    batch = table.to_pydict()
+    if "meta" in batch:
+        batch["meta"] = [json.loads(v) if v else {} for v in batch["meta"]]
+    for name in CORE_COLUMNS:
+        batch.setdefault(name, [None] * table.num_rows)
+    if batch["meta"] and any(m is None for m in batch["meta"]):
+        batch["meta"] = [m or {} for m in batch["meta"]]
+    return batch

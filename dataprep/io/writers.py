@@ -1,0 +1,160 @@
+"""Writers for record shards, JSONL edges and rejects files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dataprep.io.schema import batch_to_table
+from dataprep.records import Batch, batch_to_rows
+
+DEFAULT_ROWS_PER_SHARD = 100_000
+
+
+def _open_text(path: Path) -> IO[str]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.endswith(".gz"):
+        # mtime=0 keeps gzip output byte-identical between runs.
+        raw = gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
+        return _GzipText(raw)
+    return open(path, "w", encoding="utf-8", newline="\n")
+
+
+class _GzipText:
+    def __init__(self, raw: gzip.GzipFile) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        return self.raw.write(text.encode("utf-8"))
+
+    def close(self) -> None:
+        fileobj = self.raw.fileobj
+        self.raw.close()
+        if fileobj is not None:
+            fileobj.close()
+
+
+def _json_line(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n"
+
+
+class ParquetShardWriter:
+    """Writes batches into ``folder/part-00000.parquet``, ``part-00001.parquet``...
+
+    Shards roll over after ``rows_per_shard`` rows, so the layout only depends
+    on the data, and the same data gives byte-identical shards.
+    """
+
+    def __init__(self, folder: Path, rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.rows_per_shard = rows_per_shard
+        self.schema: pa.Schema | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._rows_in_shard = 0
+        self._shard = 0
+        self.rows = 0
+
+    def write(self, batch: Batch) -> None:
+        if not batch or not batch.get("id"):
+            return
+        table = batch_to_table(batch, self.schema)
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            table = table.select(self.schema.names).cast(self.schema)
+        start = 0
+        while start < table.num_rows:
+            if self._writer is None:
+                path = self.folder / f"part-{self._shard:05d}.parquet"
+                self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            room = self.rows_per_shard - self._rows_in_shard
+            piece = table.slice(start, room)
+            self._writer.write_table(piece)
+            self._rows_in_shard += piece.num_rows
+            self.rows += piece.num_rows
+            start += piece.num_rows
+            if self._rows_in_shard >= self.rows_per_shard:
+                self._roll()
+
+    def _roll(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = None
+        self._rows_in_shard = 0
+        self._shard += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        elif self.rows == 0 and not any(self.folder.glob("*.parquet")):
+            # An empty stage still writes one shard, so the next stage can read it.
+            from dataprep.io.schema import CORE_SCHEMA
+
+            pq.write_table(CORE_SCHEMA.empty_table(), self.folder / "part-00000.parquet")
+
+
+class JsonlWriter:
+    """Writes records as JSON Lines (``.jsonl`` or ``.jsonl.gz``), meta as an object."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._handle = _open_text(self.path)
+        self.rows = 0
+
+    def write(self, batch: Batch) -> None:
+        for row in batch_to_rows(batch):
+            clean = {k: v for k, v in row.items() if not k.startswith("_") and v is not None}
+            self._handle.write(_json_line(clean))
+            self.rows += 1
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class RejectWriter:
+    """Writes ``rejects.jsonl``: one line per record a stage could not use, with its reason."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._handle = _open_text(self.path)
+        self.rows = 0
+
+    def write(
+        self,
+        reason: str,
+        *,
+        source: str | None = None,
+        record: Any = None,
+        detail: str | None = None,
+        record_id: str | None = None,
+    ) -> None:
+        entry: dict[str, Any] = {"reason": reason}
+        if detail:
+            entry["detail"] = detail
+        if source:
+            entry["source"] = source
+        if record_id:
+            entry["id"] = record_id
+        if record is not None:
+            entry["record"] = record
+        self._handle.write(_json_line(entry))
+        self.rows += 1
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def open_record_writer(path: Path) -> JsonlWriter | ParquetShardWriter:
+    """A JSONL writer for a path ending in ``.jsonl``/``.jsonl.gz``, else a Parquet folder."""
+    path = Path(path)
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        return JsonlWriter(path)
+    return ParquetShardWriter(path)

@@ -1,0 +1,1 @@
+"""The pipeline runner: ``dataprep run pipeline.yml``."""

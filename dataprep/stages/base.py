@@ -1,0 +1,298 @@
+"""The base classes every stage builds on.
+
+A stage writes only its decision; this module owns the plumbing: reading input
+batches, counting records in and out and dropped by reason, timing, writing
+rejects, and committing the output atomically (write, then rename).
+
+Two shapes of stage:
+
+- :class:`SourceStage` reads raw files (CSV, HTML, SQL dumps) and yields records.
+- :class:`RecordStage` maps column-oriented batches with ``process(batch) -> batch``;
+  a row whose ``_reject`` column holds a reason is dropped and written to the rejects
+  file. A stage that needs the whole dataset first (clustering, near-dedup) also
+  overrides ``fit(inputs)``, which runs before any ``process`` call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+from tqdm import tqdm
+
+from dataprep.errors import ConfigError
+from dataprep.io.atomic import atomic_write_json, replace_path, temp_sibling
+from dataprep.io.readers import RECORD_SUFFIXES, ReadBatch, Reject, count_records, iter_batches, resolve_inputs
+from dataprep.io.writers import JsonlWriter, ParquetShardWriter, RejectWriter
+from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len, rows_to_batch
+
+log = logging.getLogger("dataprep")
+
+
+class StageConfig(BaseModel):
+    """Base of every stage's options. Unknown options are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@dataclass
+class StageContext:
+    """What the runner tells a stage about the run it is part of."""
+
+    seed: int = 0
+    quiet: bool = False
+    run_dir: Path | None = None
+
+
+@dataclass
+class StageStats:
+    """What ``stats.json`` holds: records in and out, dropped by reason, seconds."""
+
+    stage: str
+    records_in: int = 0
+    records_out: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        self.dropped[reason] += count
+
+    def to_dict(self) -> dict[str, Any]:
+        seconds = round(self.seconds, 3)
+        return {
+            "stage": self.stage,
+            "records_in": self.records_in,
+            "records_out": self.records_out,
+            "dropped": dict(sorted(self.dropped.items())),
+            "dropped_total": sum(self.dropped.values()),
+            "seconds": seconds,
+            "records_per_second": round(self.records_in / self.seconds, 1) if self.seconds else None,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+def is_jsonl_path(path: Path) -> bool:
+    return Path(path).name.endswith((".jsonl", ".jsonl.gz"))
+
+
+class StageOutput:
+    """Where a stage writes, committed atomically.
+
+    - A folder ``OUT`` holds Parquet shards, ``stats.json`` and ``rejects.jsonl``.
+    - An ``OUT`` ending in ``.jsonl`` gets ``OUT.stats.json`` and ``OUT.rejects.jsonl`` beside it.
+
+    Everything is written into a temporary folder first and moved into place by
+    :meth:`commit`; ``stats.json`` goes last, so its presence marks a finished output.
+    """
+
+    def __init__(self, path: Path, *, folder_only: bool = False) -> None:
+        self.path = Path(path)
+        self.jsonl = is_jsonl_path(self.path)
+        if self.jsonl and folder_only:
+            raise ConfigError(f"-o {self.path}: this stage writes a folder; give a folder path, not a .jsonl file.")
+        self.tmp = temp_sibling(self.path)
+        self._data = self.tmp / ("data.jsonl.gz" if self.path.name.endswith(".gz") else "data.jsonl")
+        self.rejects = RejectWriter(self.tmp / "rejects.jsonl")
+        self._records: JsonlWriter | ParquetShardWriter | None = None
+
+    @property
+    def folder(self) -> Path:
+        """The temporary folder that becomes the output folder on commit."""
+        return self.tmp
+
+    @property
+    def records(self) -> JsonlWriter | ParquetShardWriter:
+        if self._records is None:
+            if self.jsonl:
+                self._records = JsonlWriter(self._data)
+            else:
+                self._records = ParquetShardWriter(self.tmp)
+        return self._records
+
+    def reject(self, reject: Reject) -> None:
+        self.rejects.write(reject.reason, source=reject.source, record=reject.record, detail=reject.detail)
+
+    def commit(self, stats: StageStats) -> None:
+        if self._records is not None:
+            self._records.close()
+        elif not self.jsonl and not any(self.tmp.glob("*")):
+            ParquetShardWriter(self.tmp).close()
+        self.rejects.close()
+        atomic_write_json(self.tmp / "stats.json", stats.to_dict())
+        if self.jsonl:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._data.exists():
+                JsonlWriter(self._data).close()
+            os.replace(self._data, self.path)
+            os.replace(self.tmp / "rejects.jsonl", f"{self.path}.rejects.jsonl")
+            os.replace(self.tmp / "stats.json", f"{self.path}.stats.json")
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            replace_path(self.tmp, self.path)
+
+    def abort(self) -> None:
+        for writer in (self._records, self.rejects):
+            try:
+                if writer is not None:
+                    writer.close()
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Stage:
+    """A unit of the pipeline with a typed config.
+
+    Subclasses set ``name`` (the CLI command and the YAML ``stage:`` value),
+    ``Config`` (a :class:`StageConfig`), a one-line docstring used as help, and
+    implement :meth:`execute`.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[StageConfig]]
+    #: True for stages that read raw files rather than records.
+    is_source: ClassVar[bool] = False
+    #: True for stages whose output is a folder of their own layout.
+    folder_output: ClassVar[bool] = False
+
+    def __init__(self, config: StageConfig, ctx: StageContext | None = None) -> None:
+        self.config = config
+        self.ctx = ctx or StageContext()
+
+    def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
+        """Run the stage on ``inputs`` and commit its output to ``out``."""
+        output = StageOutput(Path(out), folder_only=self.folder_output)
+        stats = StageStats(stage=self.name)
+        start = time.perf_counter()
+        try:
+            self.execute(list(inputs), output, stats)
+        except BaseException:
+            output.abort()
+            raise
+        stats.seconds = time.perf_counter() - start
+        output.commit(stats)
+        return stats
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        """Stage-specific figures for the ``extra`` part of ``stats.json`` (optional)."""
+        return {}
+
+    def progress(self, total: int | None, unit: str = "rec") -> tqdm:
+        return tqdm(total=total, desc=self.name, unit=unit, disable=self.ctx.quiet, leave=False, dynamic_ncols=True)
+
+
+class SourceStage(Stage):
+    """A stage that turns raw files into records.
+
+    Subclasses set ``input_suffixes`` and implement :meth:`read`, which yields
+    records (dicts, see :func:`dataprep.records.new_record`) or :class:`Reject` s.
+    """
+
+    is_source = True
+    input_suffixes: ClassVar[tuple[str, ...]] = ()
+    batch_size: ClassVar[int] = 1000
+
+    def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        raise NotImplementedError
+
+    def input_files(self, inputs: Sequence[str | Path]) -> list[Path]:
+        return resolve_inputs(inputs, self.input_suffixes)
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        files = self.input_files(inputs)
+        with self.progress(None) as bar:
+            for path in files:
+                rows: list[dict[str, Any]] = []
+                for item in self.read(path):
+                    stats.records_in += 1
+                    if isinstance(item, Reject):
+                        stats.drop(item.reason)
+                        output.reject(item)
+                        continue
+                    rows.append(item)
+                    if len(rows) >= self.batch_size:
+                        self._flush(rows, output, stats)
+                        bar.update(len(rows))
+                        rows = []
+                self._flush(rows, output, stats)
+                bar.update(len(rows))
+        stats.extra.update(self.summary())
+
+    @staticmethod
+    def _flush(rows: list[dict[str, Any]], output: StageOutput, stats: StageStats) -> None:
+        if rows:
+            output.records.write(rows_to_batch(rows))
+            stats.records_out += len(rows)
+
+
+class RecordStage(Stage):
+    """A stage over records: ``process(batch) -> batch`` on column-oriented batches.
+
+    To drop a row, set its ``_reject`` value to a reason (and optionally
+    ``_reject_detail``); the base class counts it and writes it to the rejects
+    file. Stages that need the whole dataset override :meth:`fit`.
+    """
+
+    batch_size: ClassVar[int] = 1000
+
+    def fit(self, inputs: list[Path | str]) -> None:
+        """Learn from the whole input before any batch is processed (optional)."""
+
+    def process(self, batch: Batch) -> Batch:
+        raise NotImplementedError
+
+    def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
+        return iter_batches(inputs, self.batch_size)
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        resolve_inputs(inputs, RECORD_SUFFIXES)  # fail early, naming a missing input
+        self.fit(inputs)
+        with self.progress(count_records(inputs)) as bar:
+            for read in self.read_batches(inputs):
+                for reject in read.rejects:
+                    stats.records_in += 1
+                    stats.drop(reject.reason)
+                    output.reject(reject)
+                size = batch_len(read.batch)
+                if not size:
+                    continue
+                stats.records_in += size
+                bar.update(size)
+                kept = split_rejects(self.process(read.batch), output, stats)
+                output.records.write(kept)
+                stats.records_out += batch_len(kept)
+        stats.extra.update(self.summary())
+
+
+def split_rejects(batch: Batch, output: StageOutput, stats: StageStats) -> Batch:
+    """Write rows marked with ``_reject`` to the rejects file and return the rest."""
+    reasons = batch.pop(REJECT_COLUMN, None)
+    details = batch.pop(REJECT_DETAIL_COLUMN, None)
+    if reasons is None or not any(reasons):
+        return batch
+    keep = [i for i, reason in enumerate(reasons) if not reason]
+    names = list(batch)
+    for i, reason in enumerate(reasons):
+        if reason:
+            stats.drop(reason)
+            record = {name: batch[name][i] for name in names}
+            output.rejects.write(
+                reason,
+                source=record.get("source"),
+                record_id=record.get("id"),
+                record=record,
+                detail=details[i] if details else None,
+            )
+    return {name: [batch[name][i] for i in keep] for name in names}

@@ -1,0 +1,1 @@
+"""Extractors: turn raw files (CSV, HTML, SQL dumps) into records."""

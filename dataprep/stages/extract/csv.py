@@ -1,0 +1,267 @@
+"""``extract-csv``: records from CSV/TSV exports, the messy way they really come.
+
+Reads with the standard library's C csv reader rather than pandas, because it
+streams row by row with the line number of each row, so a row broken by bad
+quoting can be rejected (or repaired) with its line number instead of failing
+the whole chunk or being silently skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import string
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from dataprep.errors import InputError, suggest
+from dataprep.io.encoding import detect_encoding, open_binary
+from dataprep.io.readers import Reject
+from dataprep.records import new_record
+from dataprep.stages import SourceStage, StageConfig, register
+
+DELIMITERS = ",;\t|"
+DEFAULT_NA = ["nan", "NaN", "NAN", "NULL", "null", "None", "#N/A"]
+
+
+def unescape(text: str | None) -> str | None:
+    """Let ``\\n`` and ``\\t`` typed on a command line mean a newline and a tab."""
+    if text is None:
+        return None
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
+def template_fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+class ExtractCsvConfig(StageConfig):
+    """Options of ``extract-csv``. Give exactly one mapping: a text column, an
+    input/output column pair, or a template (with an optional output template)."""
+
+    text_column: str | None = Field(None, description="Column that holds the text of each record.")
+    input_column: str | None = Field(None, description="Column that holds the prompt (with --output-column).")
+    output_column: str | None = Field(None, description="Column that holds the response (with --input-column).")
+    template: str | None = Field(
+        None,
+        description="Build the text (or the input, with --output-template) from columns, "
+        'e.g. "Q: {question}\\nA: {answer}".',
+    )
+    output_template: str | None = Field(None, description="Build the output from columns, e.g. '{answer}'.")
+    meta_columns: list[str] = Field(
+        default_factory=list, description="Columns copied into meta; '*' copies every unmapped column."
+    )
+    encoding: str = Field(
+        "auto", description="File encoding; auto reads a BOM, else UTF-8, else Windows-1252, else Latin-1."
+    )
+    delimiter: str | None = Field(None, description="Field delimiter; sniffed from , ; tab | when not given.")
+    on_bad_rows: Literal["reject", "repair"] = Field(
+        "reject",
+        description="A row with more fields than the header (usually broken quoting): reject it with its "
+        "line number, or repair it by joining the extra fields back into --repair-column.",
+    )
+    repair_column: str | None = Field(
+        None, description="Column that absorbs extra fields when repairing. Default: the output or text column."
+    )
+    na_values: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NA),
+        description="Cell values that mean missing (besides empty cells); such a text cell is rejected.",
+    )
+
+    @field_validator("template", "output_template")
+    @classmethod
+    def _unescape(cls, value: str | None) -> str | None:
+        return unescape(value)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        value = unescape(value)
+        if value is not None and len(value) != 1:
+            raise ValueError("delimiter must be a single character, e.g. ',' or '\\t'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_mapping(self) -> ExtractCsvConfig:
+        pair = self.input_column is not None or self.output_column is not None
+        given = sum([self.text_column is not None, pair, self.template is not None])
+        if given != 1:
+            raise ValueError("give exactly one mapping: text_column, or input_column with output_column, or template")
+        if pair and (self.input_column is None or self.output_column is None):
+            raise ValueError("input_column and output_column go together; give both")
+        if self.output_template is not None and self.template is None:
+            raise ValueError("output_template needs template (the input side)")
+        try:
+            for text in (self.template, self.output_template):
+                if text is not None:
+                    template_fields(text)
+        except ValueError as exc:
+            raise ValueError(f"bad template: {exc}; write columns as {{name}} and literal braces as {{{{ }}}}") from exc
+        return self
+
+    def mapped_columns(self) -> list[str]:
+        columns = [c for c in (self.text_column, self.input_column, self.output_column) if c]
+        for text in (self.template, self.output_template):
+            if text:
+                columns.extend(template_fields(text))
+        return columns
+
+
+def clean_header(names: list[str]) -> list[str]:
+    """Make header names usable as template fields.
+
+    An empty name becomes ``column_N`` (N its 1-based position) and a repeated
+    name gets ``_2``, ``_3``... (pandas' ``Unnamed: 0`` and ``text.1`` cannot be
+    written inside a ``{}`` template).
+    """
+    out: list[str] = []
+    taken: set[str] = set()
+    for position, raw in enumerate(names, start=1):
+        base = raw.lstrip("\ufeff").strip() or f"column_{position}"
+        name, copy = base, 1
+        while name in taken:
+            copy += 1
+            name = f"{base}_{copy}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+@register
+class ExtractCsv(SourceStage):
+    """Extract records from CSV or TSV files (sniffs the delimiter and the encoding)."""
+
+    name = "extract-csv"
+    Config = ExtractCsvConfig
+    input_suffixes = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+    config: ExtractCsvConfig
+
+    def __init__(self, config: ExtractCsvConfig, ctx: Any = None) -> None:
+        super().__init__(config, ctx)
+        self.files: dict[str, dict[str, Any]] = {}
+
+    def summary(self) -> dict[str, Any]:
+        return {"files": self.files}
+
+    def _dialect(self, path: Path, encoding: str) -> str:
+        if self.config.delimiter:
+            return self.config.delimiter
+        if path.name.lower().endswith((".tsv", ".tsv.gz")):
+            return "\t"
+        with self._open(path, encoding) as handle:
+            sample = handle.read(65536)
+        try:
+            return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            return ","
+
+    @staticmethod
+    def _open(path: Path, encoding: str) -> io.TextIOWrapper:
+        return io.TextIOWrapper(open_binary(path), encoding=encoding, newline="")
+
+    def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        cfg = self.config
+        encoding = detect_encoding(path) if cfg.encoding == "auto" else cfg.encoding
+        try:
+            delimiter = self._dialect(path, encoding)
+        except LookupError as exc:
+            raise InputError(f"{path}: unknown encoding {encoding!r}; use e.g. utf-8 or cp1252.") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not {encoding} text ({exc.reason}); set --encoding.") from exc
+        info = {"encoding": encoding, "delimiter": delimiter, "rows": 0}
+        self.files[str(path)] = info
+        with self._open(path, encoding) as handle:
+            reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+            yield from self._rows(path, reader, info)
+
+    def _rows(self, path: Path, reader: Any, info: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
+        cfg = self.config
+        try:
+            header = next(reader, None)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} line 1: cannot read the header ({exc}).") from exc
+        if not header:
+            yield Reject("empty-file", str(path), detail="the file has no header row")
+            return
+        columns = clean_header(header)
+        for name in cfg.mapped_columns() + [c for c in cfg.meta_columns if c != "*"]:
+            if name not in columns:
+                raise InputError(
+                    f"{path}: no column {name!r}{suggest(name, columns)} The columns are: "
+                    + ", ".join(repr(c) for c in columns)
+                )
+        width = len(columns)
+        self._mapped = [(name, columns.index(name)) for name in dict.fromkeys(cfg.mapped_columns())]
+        repair_at = columns.index(cfg.repair_column or cfg.output_column or cfg.text_column or columns[-1])
+        index = {name: i for i, name in enumerate(columns)}
+        meta_cols = (
+            [c for c in columns if c not in cfg.mapped_columns()]
+            if "*" in cfg.meta_columns
+            else [c for c in cfg.meta_columns]
+        )
+        na = set(cfg.na_values)
+        row_number = 0
+        line = 1
+        while True:
+            start_line = line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                line = reader.line_num
+                yield Reject("unparseable-row", f"{path}#line={start_line}", detail=str(exc))
+                continue
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path} near line {start_line}: not {info['encoding']} text ({exc.reason}); set --encoding."
+                ) from exc
+            line = reader.line_num
+            if not row:
+                continue
+            row_number += 1
+            info["rows"] = row_number
+            locator = f"{path}#row={row_number}"
+            if len(row) > width:
+                if cfg.on_bad_rows == "reject":
+                    yield Reject(
+                        "extra-fields",
+                        f"{path}#line={start_line}",
+                        record=row,
+                        detail=f"line {start_line}: expected {width} fields, found {len(row)}; "
+                        "quoting is probably broken (use on_bad_rows: repair to merge them)",
+                    )
+                    continue
+                extra = len(row) - width
+                merged = info["delimiter"].join(row[repair_at : repair_at + extra + 1])
+                row = row[:repair_at] + [merged] + row[repair_at + extra + 1 :]
+            elif len(row) < width:
+                row = row + [""] * (width - len(row))
+            yield self._record(row, index, locator, na, meta_cols)
+
+    def _record(
+        self, row: list[str], index: dict[str, int], locator: str, na: set[str], meta_cols: list[str]
+    ) -> dict[str, Any] | Reject:
+        cfg = self.config
+        for name, position in self._mapped:
+            stripped = row[position].strip()
+            if not stripped or stripped in na:
+                what = "empty" if not stripped else f"the missing-value marker {stripped!r}"
+                reason = {cfg.input_column: "empty-input", cfg.output_column: "empty-output"}.get(name, "empty-text")
+                return Reject(reason, locator, record=dict(zip(index, row)), detail=f"column {name!r} is {what}")
+        meta = {name: row[index[name]] for name in meta_cols}
+        if cfg.text_column:
+            return new_record(locator, text=row[index[cfg.text_column]], meta=meta)
+        if cfg.input_column and cfg.output_column:
+            return new_record(
+                locator, input=row[index[cfg.input_column]], output=row[index[cfg.output_column]], meta=meta
+            )
+        assert cfg.template is not None
+        values = dict(zip(index, row))
+        text = cfg.template.format_map(values)
+        if cfg.output_template:
+            return new_record(locator, input=text, output=cfg.output_template.format_map(values), meta=meta)
+        return new_record(locator, text=text, meta=meta)
