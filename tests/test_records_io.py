@@ -131,3 +131,20 @@ def test_normalize_converts_formats_both_ways(tmp_path):
     back = read_records(tmp_path / "io.jsonl")[0]
     assert (back["input"], back["output"], back.get("messages")) == ("Hi?", "Hello.", None)
     assert back["id"] == record["id"]
+
+
+def test_vectors_are_stored_as_fixed_size_lists(tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from dataprep.io.writers import ParquetShardWriter
+    from dataprep.records import rows_to_batch
+
+    batch = rows_to_batch([new_record("s", text="a"), new_record("s", text="b")])
+    batch["embedding"] = np.array([[0.5, 1.0], [1.5, 2.0]], dtype=np.float16)
+    writer = ParquetShardWriter(tmp_path / "o")
+    writer.write(batch)
+    writer.close()
+    table = pq.read_table(tmp_path / "o")
+    assert str(table.schema.field("embedding").type) == "fixed_size_list<item: halffloat>[2]"
+    assert table.column("embedding").to_pylist()[1] == [1.5, 2.0]

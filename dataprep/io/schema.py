@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from dataprep.records import CORE_COLUMNS, Batch
@@ -47,8 +48,24 @@ def batch_to_table(batch: Batch, schema: pa.Schema | None = None) -> pa.Table:
         if name in CORE_COLUMNS or name.startswith("_"):
             continue
         kind = schema.field(name).type if schema is not None and name in schema.names else None
-        arrays[name] = pa.array(values, type=kind)
+        arrays[name] = extra_column(values, kind)
     return pa.table(arrays)
+
+
+def extra_column(values: Any, kind: pa.DataType | None = None) -> pa.Array:
+    """An Arrow array for a stage's own column.
+
+    Accepts Python lists, Arrow arrays, and 2-D numpy arrays (one vector per row,
+    stored as a fixed-size list: embeddings stay compact, never JSON floats).
+    """
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    elif isinstance(values, np.ndarray) and values.ndim == 2:
+        flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+        array = pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+    else:
+        return pa.array(values, type=kind)
+    return array.cast(kind) if kind is not None and array.type != kind else array
 
 
 def table_to_batch(table: pa.Table | pa.RecordBatch) -> Batch:
