@@ -1,0 +1,92 @@
+"""Pick a diverse subset: a quota per cluster, then records within each cluster by distance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+Strategy = Literal["balanced", "proportional"]
+Within = Literal["nearest", "farthest", "random"]
+
+
+def target_count(select: int | float, available: int) -> int:
+    """``--select``: a count (``1000``) or a fraction of the available records (``0.25``)."""
+    if isinstance(select, float) and select <= 1:
+        return min(available, int(round(select * available)))
+    return min(available, int(select))
+
+
+def quotas(sizes: np.ndarray, total: int, strategy: Strategy = "balanced") -> np.ndarray:
+    """How many records to take from each cluster so that they add up to ``total``.
+
+    - ``balanced``: the same quota for every cluster; what a small cluster cannot fill is
+      shared among the others (water-filling), so small clusters are kept whole.
+    - ``proportional``: quotas follow cluster sizes (largest remainder rounding).
+
+    Ties go to the larger cluster, then the lower cluster id, so the result is deterministic.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    total = int(min(total, sizes.sum()))
+    quota = np.zeros_like(sizes)
+    if total <= 0:
+        return quota
+    if strategy == "proportional":
+        exact = total * sizes / sizes.sum()
+        quota = np.floor(exact).astype(np.int64)
+        order = sorted(range(len(sizes)), key=lambda c: (-(exact[c] - quota[c]), -sizes[c], c))
+        for c in order[: total - int(quota.sum())]:
+            quota[c] += 1
+        return quota
+    remaining = total
+    while remaining > 0:
+        open_clusters = [c for c in range(len(sizes)) if quota[c] < sizes[c]]
+        share = remaining // len(open_clusters)
+        if share == 0:
+            order = sorted(open_clusters, key=lambda c: (-(sizes[c] - quota[c]), c))
+            for c in order[:remaining]:
+                quota[c] += 1
+            break
+        for c in open_clusters:
+            add = min(share, sizes[c] - quota[c])
+            quota[c] += add
+            remaining -= add
+    return quota
+
+
+def select(
+    labels: np.ndarray,
+    distances: np.ndarray,
+    eligible: np.ndarray,
+    total: int,
+    *,
+    strategy: Strategy = "balanced",
+    within: Within = "nearest",
+    seed: int = 0,
+) -> np.ndarray:
+    """A boolean mask of the selected rows among the ``eligible`` ones.
+
+    Within a cluster, rows are taken nearest to the centroid first (the most typical),
+    farthest first (the most unusual), or at random (seeded).
+    """
+    labels = np.asarray(labels)
+    chosen = np.zeros(len(labels), bool)
+    rows = np.flatnonzero(eligible)
+    if not len(rows):
+        return chosen
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels[rows], minlength=k)
+    quota = quotas(sizes, total, strategy)
+    rng = np.random.default_rng(seed)
+    # One stable sort groups rows by cluster, ordered inside each cluster.
+    if within == "random":
+        key = rng.permutation(len(rows))
+    elif within == "farthest":
+        key = -distances[rows]
+    else:
+        key = distances[rows]
+    order = rows[np.lexsort((rows, key, labels[rows]))]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for c in range(k):
+        chosen[order[starts[c] : starts[c] + quota[c]]] = True
+    return chosen
