@@ -6,7 +6,14 @@ topic labels are known; :func:`near_copies` makes the kind of copies scraped dat
 
 from __future__ import annotations
 
+import atexit
+import functools
 import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
 
 TOPICS: dict[str, dict[str, list[str]]] = {
     "cooking": {
@@ -200,3 +207,26 @@ def near_copies(text: str, rng: random.Random) -> list[str]:
     words[spot] = rng.choice([w for w in FUNCTION_WORDS if w != words[spot].lower()])
     punctuated = text[:-1] + "!" if rng.random() < 0.5 else text.replace(". ", ", ", 1)
     return [text.upper() if rng.random() < 0.5 else text.lower(), punctuated, " ".join(words)]
+
+
+# One embedding cache per test session: the ONNX export happens once, and never in ~/.cache.
+CACHE_DIR = Path(tempfile.mkdtemp(prefix="dataprep-test-cache-"))
+atexit.register(shutil.rmtree, CACHE_DIR, True)
+
+
+@functools.lru_cache(maxsize=1)
+def fixture_vectors(copies_of: int = 60) -> tuple[list[str], list[str], np.ndarray, int]:
+    """Topics, texts and default-model vectors of the labelled texts followed by near-copies.
+
+    The first ``n_originals`` rows are the originals; then three copies of each of the
+    first ``copies_of`` originals, in the order of :func:`near_copies`.
+    """
+    from dataprep.stages.diversity.encoder import load_encoder
+
+    data = labelled_texts()
+    rng = random.Random(0)
+    topics = [t for t, _ in data]
+    texts = [x for _, x in data]
+    copies = [c for text in texts[:copies_of] for c in near_copies(text, rng)]
+    vectors = load_encoder(cache_dir=CACHE_DIR).encode(texts + copies)
+    return topics, texts + copies, vectors, len(texts)

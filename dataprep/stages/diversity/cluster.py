@@ -67,8 +67,10 @@ class ClusterConfig(StageConfig):
         description="balanced: the same quota per cluster, what small clusters cannot fill shared by the rest; "
         "proportional: quotas follow cluster sizes.",
     )
-    within: Literal["nearest", "farthest", "random"] = Field(
-        "nearest", description="Which records a cluster's quota takes: nearest the centroid, farthest, or random."
+    within: Literal["spread", "nearest", "farthest", "random"] = Field(
+        "spread",
+        description="Which records a cluster's quota takes: spread (one per sub-cluster, so they cover the "
+        "cluster), nearest the centroid (the most typical), farthest (the most unusual), or random.",
     )
     dedup_threshold: float | None = Field(
         None, description="Drop a record whose cosine similarity to an earlier kept one in its cluster is >= this."
@@ -240,7 +242,14 @@ class Cluster(RecordStage):
             eligible = self.outcome == KEPT
             total = target_count(cfg.select, int(eligible.sum()))
             chosen = select(
-                self.labels, self.distances, eligible, total, strategy=cfg.strategy, within=cfg.within, seed=seed
+                self.labels,
+                self.distances,
+                eligible,
+                total,
+                strategy=cfg.strategy,
+                within=cfg.within,
+                seed=seed,
+                vectors=vectors,
             )
             self.outcome[eligible & ~chosen] = NOT_SELECTED
         self._plan_report(vectors, valid)

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.diversity.cache import EmbeddingCache
-from dataprep.stages.diversity.encoder import DEFAULT_MODEL, Encoder, default_cache_dir
+from dataprep.stages.diversity.encoder import DEFAULT_MODEL, default_cache_dir, load_encoder
 from dataprep.stages.diversity.text import DEFAULT_FIELDS, record_texts
 
 EMBEDDING_COLUMN = "embedding"
@@ -86,13 +86,13 @@ class Embedder:
 
     def __init__(self, config: EmbedConfig) -> None:
         self.config = config
-        self.encoder = Encoder(
+        self.encoder = load_encoder(
             config.model,
-            device=config.device,
-            backend=config.backend,
-            max_seq_length=config.max_seq_length,
-            batch_size=config.batch_size,
-            cache_dir=config.cache_dir,
+            config.device,
+            config.backend,
+            config.max_seq_length,
+            config.batch_size,
+            config.cache_dir or default_cache_dir(),
         )
         self.cache_path = Path(config.cache_dir or default_cache_dir()) / "embeddings.sqlite"
         self.cache = EmbeddingCache(self.cache_path, self.encoder.key, self.encoder.dim) if config.cache else None

@@ -13,6 +13,7 @@ so a distributed executor can call it per batch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -161,6 +162,26 @@ class Encoder:
                 mask = tokens["attention_mask"][..., None].astype(np.float32)
                 out[rows] = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
         return out
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    backend: Backend = "auto",
+    max_seq_length: int | None = None,
+    batch_size: int = 32,
+    cache_dir: Path | None = None,
+) -> Encoder:
+    """An :class:`Encoder`, loaded once per process (the embed and cluster stages of a run share it)."""
+    return Encoder(
+        model,
+        device=device,
+        backend=backend,
+        max_seq_length=max_seq_length,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+    )
 
 
 def _load_sentence_transformer(path: str, device: str) -> Any:

@@ -93,14 +93,19 @@ def fit_kmeans(
     tol: float = 1e-4,
     device: str = "auto",
     init: np.ndarray | None = None,
+    n_init: int = 1,
 ) -> np.ndarray:
     """Fit ``k`` centroids to the rows of ``x`` (float32) and return them as a ``(k, dim)`` array.
 
     Stops after ``max_iter`` Lloyd iterations or when the centroids move less than ``tol``
     times the data's mean variance (scikit-learn's rule); ``tol=0`` runs every iteration.
-    A cluster left empty is re-seeded with the point farthest from its centroid.
+    A cluster left empty is re-seeded with the point farthest from its centroid. With
+    ``n_init`` above 1, the best of that many seedings (lowest inertia) is returned.
     Deterministic for a given seed, device and thread count.
     """
+    if n_init > 1:
+        fits = [fit_kmeans(x, k, seed=seed + i, max_iter=max_iter, tol=tol, device=device) for i in range(n_init)]
+        return min(fits, key=lambda centroids: inertia(x, centroids, device))
     x = _writable(x)
     if k < 1 or k > len(x):
         raise ValueError(f"k must be between 1 and the number of vectors ({len(x)}), got {k}")
@@ -125,6 +130,13 @@ def fit_kmeans(
             log.debug("k-means converged after %d iterations", iteration + 1)
             break
     return centroids.cpu().numpy()
+
+
+def inertia(x: np.ndarray, centroids: np.ndarray, device: str = "auto") -> float:
+    """Sum of squared distances from each row to its nearest centroid (what k-means minimises)."""
+    dev = _device(device)
+    _, dists = _nearest(torch.from_numpy(_writable(x)).to(dev), torch.from_numpy(_writable(centroids)).to(dev))
+    return float(dists.double().sum())
 
 
 def assign(x: np.ndarray, centroids: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +166,9 @@ def k_candidates(n: int) -> list[int]:
 def choose_k(x: np.ndarray, seed: int = 0, sample: int = 3000, device: str = "auto") -> tuple[int, dict[int, float]]:
     """``--k auto``: the candidate k with the highest mean silhouette (cosine) on a sample.
 
+    Each candidate is fitted three times (best inertia kept): one unlucky seeding that
+    merges two topics would otherwise decide the answer.
+
     Returns the chosen k and the silhouette of every candidate.
     """
     from sklearn.metrics import silhouette_score
@@ -165,7 +180,7 @@ def choose_k(x: np.ndarray, seed: int = 0, sample: int = 3000, device: str = "au
         return 1, {}
     scores: dict[int, float] = {}
     for k in k_candidates(len(x)):
-        labels, _ = assign(x, fit_kmeans(x, k, seed=seed, device=device), device)
+        labels, _ = assign(x, fit_kmeans(x, k, seed=seed, device=device, n_init=3), device)
         if len(np.unique(labels)) < 2:
             continue
         scores[k] = float(silhouette_score(x, labels, metric="cosine"))

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 
 Strategy = Literal["balanced", "proportional"]
-Within = Literal["nearest", "farthest", "random"]
+Within = Literal["spread", "nearest", "farthest", "random"]
 
 
 def target_count(select: int | float, available: int) -> int:
@@ -54,6 +54,26 @@ def quotas(sizes: np.ndarray, total: int, strategy: Strategy = "balanced") -> np
     return quota
 
 
+def spread(vectors: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` rows of ``vectors`` that cover them: the row nearest each centroid of a
+    k-means with ``k = count``. Covers a cluster better than its most typical rows do."""
+    from dataprep.stages.diversity.kmeans import assign, fit_kmeans
+
+    n = len(vectors)
+    if count >= n:
+        return np.arange(n)
+    labels, distances = assign(vectors, fit_kmeans(vectors, count, seed=seed, max_iter=20))
+    order = np.lexsort((np.arange(n), distances, labels))
+    first = np.ones(n, bool)
+    first[1:] = labels[order][1:] != labels[order][:-1]
+    picked = order[first]
+    if len(picked) < count:  # a sub-cluster went empty: top up with the rows worst covered
+        rest = np.setdiff1d(np.arange(n), picked)
+        worst = rest[np.argsort(-(1 - (vectors[rest] @ vectors[picked].T).max(1)), kind="stable")]
+        picked = np.concatenate([picked, worst[: count - len(picked)]])
+    return np.sort(picked)
+
+
 def select(
     labels: np.ndarray,
     distances: np.ndarray,
@@ -61,13 +81,15 @@ def select(
     total: int,
     *,
     strategy: Strategy = "balanced",
-    within: Within = "nearest",
+    within: Within = "spread",
     seed: int = 0,
+    vectors: np.ndarray | None = None,
 ) -> np.ndarray:
     """A boolean mask of the selected rows among the ``eligible`` ones.
 
-    Within a cluster, rows are taken nearest to the centroid first (the most typical),
-    farthest first (the most unusual), or at random (seeded).
+    Within a cluster, rows are taken to cover it (``spread``: one per sub-cluster, needs
+    ``vectors``), nearest to the centroid first (the most typical), farthest first (the
+    most unusual), or at random (seeded).
     """
     labels = np.asarray(labels)
     chosen = np.zeros(len(labels), bool)
@@ -88,5 +110,10 @@ def select(
     order = rows[np.lexsort((rows, key, labels[rows]))]
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for c in range(k):
-        chosen[order[starts[c] : starts[c] + quota[c]]] = True
+        members = order[starts[c] : starts[c + 1]]
+        if within == "spread" and vectors is not None and 0 < quota[c] < len(members):
+            members = np.sort(members)
+            chosen[members[spread(np.asarray(vectors[members]), int(quota[c]), seed)]] = True
+        else:
+            chosen[members[: quota[c]]] = True
     return chosen
