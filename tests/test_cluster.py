@@ -9,6 +9,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 from topics import fixture_vectors
 
+from dataprep.cli.options import config_from_options
 from dataprep.errors import InputError
 from dataprep.io.writers import ParquetShardWriter
 from dataprep.records import new_record, rows_to_batch
@@ -281,13 +282,16 @@ def test_bad_options_are_plain_sentences(cli, tmp_path, options, message):
         ClusterConfig(**options)
 
 
-def test_k_auto_from_the_cli(cli, tmp_path):
+def test_cli_options(cli, tmp_path):
     _, texts, vectors, n = fixture_vectors()
     data = write_vectors(tmp_path / "in", texts[:n], vectors[:n])
-    result = cli("cluster", data, "-o", tmp_path / "out", "--k", "auto", "--select", "40", "--report", "none", "-q")
+    result = cli("cluster", data, "-o", tmp_path / "out", "--k", "8", "--select", "40", "--report", "none", "-q")
     assert result.exit_code == 0, result.output
     assert read_stats(tmp_path / "out")["extra"]["k"] == 8
     assert len(read_records(tmp_path / "out")) == 40
+    parsed = config_from_options(ClusterConfig, {"k": "auto", "select": "0.25"}, "cluster")
+    assert parsed.k == "auto" and parsed.select == 0.25
+    assert config_from_options(ClusterConfig, {"select": "40"}, "cluster").select == 40
 
 
 def test_missing_input_names_it(tmp_path):
