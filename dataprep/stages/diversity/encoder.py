@@ -289,6 +289,11 @@ def _quantize(fp32: Path, int8: Path) -> None:
 def _quiet() -> Any:
     """Silence the exporters' and loaders' progress bars and tracer warnings."""
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
-        warnings.simplefilter("ignore")
-        yield
+    # onnxruntime's quantizer logs its advice through the root logger, which stderr redirection misses.
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)

@@ -91,8 +91,11 @@ def top_terms(texts: list[str], labels: list[int], k: int, count: int = 8) -> di
 def _colours(k: int) -> np.ndarray:
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab20" if k <= 20 else "turbo"]
-    return cmap(np.arange(k) % 20 if k <= 20 else np.linspace(0, 1, k))
+    if k <= 10:
+        return matplotlib.colormaps["tab10"](np.arange(k))
+    if k <= 20:
+        return matplotlib.colormaps["tab20"](np.arange(k))
+    return matplotlib.colormaps["turbo"](np.linspace(0, 1, k))
 
 
 def draw_map(report: ClusterReport, path: Path) -> str:
@@ -108,7 +111,8 @@ def draw_map(report: ClusterReport, path: Path) -> str:
     kept, labels = report.kept_mask, report.labels
     if (~kept).any():
         ax.scatter(coords[~kept, 0], coords[~kept, 1], marker="x", s=14, c="#9a9a9a", linewidths=0.8, label="dropped")
-    ax.scatter(coords[kept, 0], coords[kept, 1], s=16, c=colours[labels[kept]], edgecolors="none", label="kept")
+    ax.scatter(coords[kept, 0], coords[kept, 1], s=16, c=colours[labels[kept]], edgecolors="none")
+    ax.scatter([], [], s=16, c="#555555", label="kept (colour: cluster)")
     for c in np.unique(labels):
         centre = np.median(coords[labels == c], axis=0)
         ax.annotate(str(c), centre, ha="center", va="center", fontsize=9, weight="bold", color="black")
