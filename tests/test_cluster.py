@@ -16,7 +16,7 @@ from dataprep.records import new_record, rows_to_batch
 from dataprep.stages.base import StageContext
 from dataprep.stages.diversity.cluster import Cluster, ClusterConfig
 from dataprep.stages.diversity.kmeans import assign, choose_k, fit_kmeans
-from dataprep.stages.diversity.select import quotas, select, target_count
+from dataprep.stages.diversity.select import quotas, select, spread, target_count
 from dataprep.stages.diversity.semdedup import cluster_duplicates, semantic_duplicates
 
 
@@ -42,12 +42,21 @@ def coverage(vectors, chosen):
 # -- k-means --------------------------------------------------------------------------------
 
 
-def test_same_seed_same_clusters():
+@pytest.mark.parametrize("engine", ["auto", "torch"])
+def test_same_seed_same_clusters(engine):
     _, _, vectors, n = fixture_vectors()
-    first = fit_kmeans(vectors[:n], 8, seed=3)
-    second = fit_kmeans(vectors[:n], 8, seed=3)
+    first = fit_kmeans(vectors[:n], 8, seed=3, engine=engine)
+    second = fit_kmeans(vectors[:n], 8, seed=3, engine=engine)
     assert np.array_equal(first, second)
     assert np.array_equal(assign(vectors, first)[0], assign(vectors, second)[0])
+
+
+def test_torch_and_faiss_engines_agree():
+    topics, _, vectors, n = fixture_vectors()
+    x = vectors[:n]
+    by_faiss = assign(x, fit_kmeans(x, 8, seed=0, max_iter=30))[0]
+    by_torch = assign(x, fit_kmeans(x, 8, seed=0, max_iter=30, tol=0, engine="torch"))[0]
+    assert normalized_mutual_info_score(by_faiss, by_torch) > 0.95
 
 
 def test_nmi_no_worse_than_sklearn():
@@ -123,6 +132,16 @@ def test_balanced_selection_covers_better_than_random():
     rng = np.random.default_rng(0)
     random_scores = [coverage(x, rng.choice(n, n // 4, replace=False)) for _ in range(10)]
     assert coverage(x, chosen) < min(random_scores)
+
+
+def test_spread_on_a_large_group_splits_first_and_picks_exactly():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1500, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    picked = spread(x, 300, seed=0)
+    assert len(picked) == len(set(picked.tolist())) == 300
+    assert coverage(x, picked) < coverage(x, rng.choice(1500, 300, replace=False))
+    assert np.array_equal(picked, spread(x, 300, seed=0))
 
 
 # -- semantic dedup -------------------------------------------------------------------------

@@ -54,14 +54,32 @@ def quotas(sizes: np.ndarray, total: int, strategy: Strategy = "balanced") -> np
     return quota
 
 
+#: spread runs k-means with k = count only on groups this small (or for small counts);
+#: bigger groups are first split in SPLIT parts, so the cost stays near-linear in n.
+LEAF, SPLIT = 256, 16
+
+
 def spread(vectors: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` rows of ``vectors`` that cover them: the row nearest each centroid of a
-    k-means with ``k = count``. Covers a cluster better than its most typical rows do."""
+    """Indices of ``count`` rows that cover ``vectors``: the row nearest each centroid of a
+    k-means with ``k = count``. Covers a cluster better than its most typical rows do.
+
+    A large group is split by k-means into ``SPLIT`` parts first, the count shared among them
+    in proportion to their sizes, and each part spread in turn.
+    """
     from dataprep.stages.diversity.kmeans import assign, fit_kmeans
 
     n = len(vectors)
     if count >= n:
         return np.arange(n)
+    if count <= 0:
+        return np.zeros(0, np.int64)
+    if n > LEAF and count > SPLIT:
+        parts, _ = assign(vectors, fit_kmeans(vectors, SPLIT, seed=seed, max_iter=10))
+        shares = quotas(np.bincount(parts, minlength=SPLIT), count, "proportional")
+        picked = [np.flatnonzero(parts == p) for p in range(SPLIT)]
+        return np.sort(
+            np.concatenate([rows[spread(vectors[rows], int(q), seed)] for rows, q in zip(picked, shares) if q])
+        )
     labels, distances = assign(vectors, fit_kmeans(vectors, count, seed=seed, max_iter=20))
     order = np.lexsort((np.arange(n), distances, labels))
     first = np.ones(n, bool)

@@ -1,0 +1,90 @@
+"""embed's encoder (ONNX Runtime, int8, on a CPU) against plain ``SentenceTransformer.encode``.
+
+Three text lengths (about 15, 40 and 150 words), the same texts for both, in one process.
+Agreement: k-means centroids are fitted on the float32 vectors (sentence-transformers'
+own), then both sets of vectors are assigned to them; the NMI between the two assignments
+is printed (1.0 means every text lands in the same cluster). Also printed: the NMI between
+two k-means fits, one on each set of vectors, with k the number of topics.
+
+Embedding is slow on a CPU, so ``--records`` is capped per length (1500, 600, 200).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import normalized_mutual_info_score
+
+from benchmarks.common import Result, compare
+from benchmarks.corpus import TOPICS, sentence
+from dataprep.stages.diversity.encoder import DEFAULT_MODEL, load_encoder, resolve_model
+from dataprep.stages.diversity.kmeans import assign, fit_kmeans
+
+LENGTHS = {"short ~15 words": (15, 1500), "medium ~40 words": (40, 600), "long ~150 words": (150, 200)}
+
+
+def texts_of_length(words: int, count: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """``count`` texts of about ``words`` words, each on one topic, and their topics."""
+    rng = random.Random(seed)
+    texts, topics = [], []
+    for _ in range(count):
+        topic = rng.choice(list(TOPICS))
+        target = max(5, int(rng.gauss(words, words / 5)))
+        parts, total = [], 0
+        while total < target:
+            size = min(target - total, rng.randint(8, 18))
+            parts.append(sentence(rng, topic, max(size, 3)))
+            total += size
+        texts.append(" ".join(parts))
+        topics.append(topic)
+    return texts, topics
+
+
+def agreement(exact: np.ndarray, fast: np.ndarray, topics: list[str]) -> tuple[float, float]:
+    k = 20
+    centroids = fit_kmeans(exact, k, seed=0)
+    same_centroids = normalized_mutual_info_score(assign(exact, centroids)[0], assign(fast, centroids)[0])
+    n_topics = len(set(topics))
+    fit_exact = assign(exact, fit_kmeans(exact, n_topics, seed=0))[0]
+    fit_fast = assign(fast, fit_kmeans(fast, n_topics, seed=0))[0]
+    return same_centroids, normalized_mutual_info_score(fit_exact, fit_fast)
+
+
+def one_length(label: str, texts: list[str], topics: list[str], ours: Any, baseline: Any) -> Result:
+    out: dict[str, np.ndarray] = {}
+
+    def run_ours() -> None:
+        out["fast"] = ours.encode(texts)
+
+    def run_baseline() -> None:
+        out["exact"] = baseline.encode(texts)
+
+    megabytes = sum(len(t.encode()) for t in texts) / 1e6
+    what, base = f"onnx-int8 {label}", "SentenceTransformer.encode"
+    result = compare("embed", what, base, len(texts), megabytes, run_ours, run_baseline)
+    exact = out["exact"] / np.linalg.norm(out["exact"], axis=1, keepdims=True)
+    same, refit = agreement(exact, out["fast"], topics)
+    cosine = (exact * out["fast"]).sum(1)
+    print(
+        f"  {label}: {len(texts)} texts; ours {result.records_per_second:,.1f}/s, "
+        f"baseline {len(texts) / result.baseline_seconds:,.1f}/s, ratio {result.ratio:.2f}x; "
+        f"NMI same centroids (k=20) {same:.4f}, NMI refit (k={len(set(topics))}) {refit:.4f}; "
+        f"cosine to float32 min {cosine.min():.4f} mean {cosine.mean():.4f}",
+        flush=True,
+    )
+    return result
+
+
+def run(records: int, workdir: Path) -> list[Result]:
+    from sentence_transformers import SentenceTransformer
+
+    baseline = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
+    ours = load_encoder(DEFAULT_MODEL, "cpu", "onnx-int8", None, 32, workdir / "cache")
+    results = []
+    for label, (words, cap) in LENGTHS.items():
+        texts, topics = texts_of_length(words, min(records, cap))
+        results.append(one_length(label, texts, topics, ours, baseline))
+    return results
