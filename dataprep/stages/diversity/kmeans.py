@@ -91,8 +91,8 @@ def _one_thread() -> Iterator[None]:
 def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator, sample: int | None = None) -> np.ndarray:
     """Greedy k-means++ seeding (as scikit-learn does: 2 + log k candidates per step).
 
-    Runs on at most ``sample`` rows (default ``max(10000, 20 k)``): seeding is sequential in
-    k, and a sample of that size already holds every cluster worth seeding.
+    Runs on at most ``sample`` rows (default ``max(4000, 40 k)``): seeding is sequential in
+    k, and 40 rows per cluster already hold every cluster worth seeding.
     """
     with _one_thread():
         return _kmeans_plusplus(x, k, rng, sample)
@@ -100,7 +100,7 @@ def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator, sample: int
 
 def _kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator, sample: int | None) -> np.ndarray:
     n = len(x)
-    limit = sample or max(10_000, 20 * k)
+    limit = sample or max(4000, 40 * k)
     if n > limit:
         x = x[np.sort(rng.choice(n, limit, replace=False))]
         n = limit
