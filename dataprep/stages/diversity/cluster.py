@@ -60,8 +60,7 @@ class ClusterConfig(StageConfig):
     max_iter: int = Field(50, description="Most Lloyd iterations.")
     tol: float = Field(
         1e-4,
-        description="Stop when centroids move less than this times the data variance (GPU/torch; on a CPU "
-        "faiss runs every iteration, each takes well under a second per 100k records).",
+        description="Stop when centroids move less than this times the data variance (or when no label changes).",
     )
     select: int | float | None = Field(
         None, description="Keep this many records (1000) or this fraction (0.25); the rest go to rejects."

@@ -1,12 +1,12 @@
-"""k-means: greedy k-means++ seeding, then Lloyd iterations in faiss (CPU) or torch (GPU).
+"""k-means in torch: greedy k-means++ seeding, Lloyd iterations, blockwise assignment.
 
-Chosen by measurement (benchmarks/bench_cluster.py, 100k x 384, k=100, 20 iterations on a
-2-core CPU): faiss's Lloyd iterations took about 0.06 s each, torch's best (one GEMM per
-block, large blocks) about 0.13 s, so on a CPU the iterations run in faiss, seeded with our
-k-means++ centroids (faiss alone seeds at random). On a GPU, or without faiss, they run in
-torch. Fitting (:func:`fit_kmeans`) is kept apart from assigning (:func:`assign`):
-assignment is a pure function of a block of vectors and the centroids, so it streams over
-any number of records, in any executor.
+torch rather than faiss, by measurement (benchmarks/bench_cluster.py, 100k x 384, k=100, on
+a 2-core CPU): with the assignment done as one GEMM per large block, a torch iteration took
+0.30 s against 0.37 s for faiss's, torch runs on a GPU when there is one, and it takes our
+k-means++ seeding (faiss's own k-means++ was 2x slower and worse there). ``engine="faiss"``
+is kept for comparison. Fitting (:func:`fit_kmeans`) is kept apart from assigning
+(:func:`assign`): assignment is a pure function of a block of vectors and the centroids, so
+it streams over any number of records, in any executor.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ BLOCK_ELEMENTS = 1 << 23
 #: Below this many (rows x k) distances, faiss's and OpenMP's start-up costs more than the work
 #: (measured 30 ms a fit in faiss against a few ms in one torch thread).
 SMALL = 1 << 20
+#: How the last fit went (iterations run), for benchmarks and logs.
+LAST_FIT: dict[str, int] = {}
 
 
 def _device(device: str) -> torch.device:
@@ -139,11 +141,10 @@ def fit_kmeans(
 ) -> np.ndarray:
     """Fit ``k`` centroids to the rows of ``x`` (float32) and return them as a ``(k, dim)`` array.
 
-    Stops after ``max_iter`` Lloyd iterations or when the centroids move less than ``tol``
-    times the data's mean variance (scikit-learn's rule); ``tol=0`` runs every iteration.
-    ``engine`` auto runs the iterations in faiss on a CPU (all ``max_iter`` of them: faiss has
-    no tolerance) unless the problem is tiny, and in torch on a GPU; ``torch`` or ``faiss``
-    forces one.
+    Stops after ``max_iter`` iterations, when no label changes, or when the centroids move
+    less than ``tol`` times the data's mean variance (scikit-learn's rule). ``engine="faiss"``
+    runs the iterations in faiss instead (CPU, for comparison; it stops when its error no
+    longer changes).
     A cluster left empty is re-seeded with the point farthest from its centroid. With
     ``n_init`` above 1, the best of that many seedings (lowest inertia) is returned.
     Deterministic for a given seed, device and thread count.
@@ -158,10 +159,8 @@ def fit_kmeans(
     start = init if init is not None else kmeans_plusplus(x, k, rng)
     dev = _device(device)
     small = len(x) * k < SMALL
-    if dev.type == "cpu" and (engine == "faiss" or (engine == "auto" and not small)):
-        fitted = _fit_faiss(x, start, max_iter, seed)
-        if fitted is not None:
-            return fitted
+    if engine == "faiss":
+        return _fit_faiss(x, start, max_iter, seed)
     with _one_thread() if small and dev.type == "cpu" else contextlib.nullcontext():
         return _lloyd(x, k, start, dev, max_iter, tol)
 
@@ -171,8 +170,13 @@ def _lloyd(x: np.ndarray, k: int, start: np.ndarray, dev: torch.device, max_iter
     centroids = torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32)).to(dev)
     threshold = tol * float(data.var(0).mean()) if tol > 0 else -1.0
     data_aug = _augment(data)
+    previous = None
     for iteration in range(max_iter):
         labels, partial = _nearest_augmented(data_aug, _augment_centroids(centroids))
+        if previous is not None and torch.equal(labels, previous):
+            log.debug("k-means converged (no label changed) after %d iterations", iteration)
+            break
+        previous = labels
         sums = torch.zeros_like(centroids).index_add_(0, labels, data)
         counts = torch.bincount(labels, minlength=k)
         new = sums / counts.clamp_min(1)[:, None].to(sums.dtype)
@@ -186,20 +190,20 @@ def _lloyd(x: np.ndarray, k: int, start: np.ndarray, dev: torch.device, max_iter
         if shift <= threshold:
             log.debug("k-means converged after %d iterations", iteration + 1)
             break
+    LAST_FIT["iterations"] = iteration + 1
     return centroids.cpu().numpy()
 
 
-def _fit_faiss(x: np.ndarray, start: np.ndarray, max_iter: int, seed: int) -> np.ndarray | None:
-    try:
-        import faiss
-    except ImportError:
-        return None
+def _fit_faiss(x: np.ndarray, start: np.ndarray, max_iter: int, seed: int) -> np.ndarray:
+    import faiss
+
     k = len(start)
     # All points (faiss would subsample to 256 per centroid), k-means++ start, no warnings for small k.
     km = faiss.Kmeans(
         x.shape[1], k, niter=max_iter, seed=seed, max_points_per_centroid=len(x), min_points_per_centroid=1
     )
     km.train(x, init_centroids=np.ascontiguousarray(start, dtype=np.float32))
+    LAST_FIT["iterations"] = len(km.iteration_stats)
     return np.array(km.centroids, dtype=np.float32)
 
 
