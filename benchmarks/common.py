@@ -80,13 +80,17 @@ def compare(
 
 
 def print_table(results: list[Result]) -> None:
-    header = f"{'bench':<10} {'what':<28} {'records/s':>12} {'MB/s':>8} {'baseline':<26} {'ratio':>7} {'peak MB':>8}"
+    header = (
+        f"{'bench':<10} {'what':<30} {'records/s':>11} {'MB/s':>7}  {'baseline':<30} {'base rec/s':>11} "
+        f"{'ratio':>7} {'peak MB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
+        base_rate = r.records / r.baseline_seconds if r.baseline_seconds else float("nan")
         print(
-            f"{r.bench:<10} {r.what:<28} {r.records_per_second:>12,.0f} {r.mb_per_second:>8.1f} "
-            f"{r.baseline:<26} {r.ratio:>6.2f}x {r.peak_rss_mb:>8.0f}"
+            f"{r.bench:<10} {r.what:<30} {r.records_per_second:>11,.0f} {r.mb_per_second:>7.1f}  "
+            f"{r.baseline:<30} {base_rate:>11,.0f} {r.ratio:>6.2f}x {r.peak_rss_mb:>8.0f}"
         )
 
 
