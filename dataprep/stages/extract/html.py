@@ -71,6 +71,11 @@ class ExtractHtmlConfig(StageConfig):
     )
     include_tables: bool = Field(True, description="main mode: keep the text of tables inside the main content.")
     include_comments: bool = Field(False, description="main mode: keep the comment section after the main text.")
+    forum_threads: bool = Field(
+        True,
+        description="main mode: on a thread page of a known forum engine (phpBB, XenForo, vBulletin, Discourse, "
+        "MyBB, SMF, Invision, schema.org markup), take the text of every post.",
+    )
     min_main_chars: int = Field(
         250,
         description="main mode: when trafilatura returns fewer characters, try the text of the page's "
@@ -170,6 +175,7 @@ class ExtractHtml(SourceStage):
             include_tables=config.include_tables,
             include_comments=config.include_comments,
             min_chars=config.min_main_chars,
+            forum_threads=config.forum_threads,
         )
         self.encodings: Counter[str] = Counter()
         self.extractors: Counter[str] = Counter()

@@ -1,6 +1,7 @@
 """Main content of a page (``--mode main``): trafilatura, with a fallback when it finds too little.
 
-trafilatura already runs its own cascade (its main extractor, a comparison with its
+Thread pages of known forum engines are taken post by post (see :mod:`html_forum`).
+Everything else goes to trafilatura, which already runs its own cascade (its main extractor, a comparison with its
 readability and jusText ports, a baseline rescue and a recall retry). What it cannot
 do is return text for a page where every one of those finds nothing, which happens on
 pages with little prose in ``<p>`` tags (content in ``<div>`` s with ``<br>`` s, in table
@@ -18,6 +19,7 @@ import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
+from dataprep.stages.extract.html_forum import forum_posts
 from dataprep.stages.extract.html_text import parse, visible_text
 
 # Each page trafilatura gives up on is already counted and written to rejects.jsonl
@@ -25,6 +27,22 @@ from dataprep.stages.extract.html_text import parse, visible_text
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 LANDMARK_SELECTORS = ("main, [role=main]", "article")
+
+# Per-post chrome of common forum software, which trafilatura keeps as if it were text:
+# user panels (name, rank, post count, join date), signatures and forum-wide boxes.
+# phpBB: postprofile, signature, jumpbox, online-list; vBulletin: userinfo, signaturecontainer;
+# XenForo: message-userDetails, message-signature; SMF: poster; MyBB: post_author;
+# Invision: cAuthorPane; Discourse: topic-meta-data, post-menu-area. Matched as whole
+# class tokens, so that "posterframe" or "author-signature-dish" stay untouched.
+FORUM_CHROME_CLASSES = (
+    "postprofile signature jumpbox online-list userinfo signaturecontainer message-userDetails "
+    "message-signature poster post_author cAuthorPane topic-meta-data post-menu-area"
+).split()
+FORUM_CHROME_XPATH = (
+    ".//*["
+    + " or ".join(f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')" for name in FORUM_CHROME_CLASSES)
+    + "]"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,7 @@ class MainOptions:
     include_tables: bool = True
     include_comments: bool = False
     min_chars: int = 250
+    forum_threads: bool = True
 
 
 def _blocks(body: HtmlElement | None) -> list[str]:
@@ -61,6 +80,7 @@ def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
         include_comments=options.include_comments,
         include_tables=options.include_tables,
         with_metadata=False,
+        prune_xpath=FORUM_CHROME_XPATH,
     )
     if document is None:
         return ""
@@ -85,10 +105,15 @@ def landmark_text(html: str) -> tuple[str, bool]:
 def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tuple[str, str]:
     """The page's main text and which extractor produced it.
 
-    The extractor is ``trafilatura``, ``landmark`` (the fallback took the text of the
-    page's ``<main>``/``<article>``) or ``page`` (the fallback took the whole page's
-    visible text, only when trafilatura found nothing).
+    The extractor is ``forum`` (every post of a thread, see :mod:`html_forum`),
+    ``trafilatura``, ``landmark`` (the fallback took the text of the page's
+    ``<main>``/``<article>``) or ``page`` (the fallback took the whole page's visible
+    text, only when trafilatura found nothing).
     """
+    if options.forum_threads:
+        thread = forum_posts(html)
+        if thread is not None:
+            return "\n\n".join(thread[1]), "forum"
     text = trafilatura_text(tree, options) if tree is not None else ""
     if len(text) >= options.min_chars:
         return text, "trafilatura"

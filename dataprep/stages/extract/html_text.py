@@ -41,6 +41,9 @@ _ANY_SPACE = re.compile(r"\s+")
 _PRE_MARK = re.compile("\ue000(\\d+)\ue001")
 
 LINE, PARAGRAPH = 1, 2
+# A <br> adds a line break to any pending one (two in a row leave a blank line), where
+# block boundaries merge into the strongest of them (nested </div></div> is one break).
+BR = -1
 
 
 class _PreEnd:
@@ -93,7 +96,7 @@ def _visible_strings(root: Tag) -> list:
                 if pre_stack:
                     pre_stack[-1].append("\n")
                 else:
-                    pieces.append(LINE)
+                    pieces.append(BR)
                 continue
             if pre_stack:
                 pass  # inside <pre> the source's own whitespace is the layout
@@ -120,7 +123,7 @@ def render(pieces: list) -> str:
     pending = 0
     for piece in pieces:
         if isinstance(piece, int):
-            pending = max(pending, piece)
+            pending = min(PARAGRAPH, pending + 1) if piece == BR else max(pending, piece)
             continue
         if isinstance(piece, tuple):
             text = piece[1].strip("\n")
