@@ -30,7 +30,7 @@ from dataprep.records import new_record
 from dataprep.stages import SourceStage, StageConfig, StageContext, register
 from dataprep.stages.extract.html_input import Page, PageError, load_page
 from dataprep.stages.extract.html_main import MainOptions, main_text
-from dataprep.stages.extract.html_meta import page_meta
+from dataprep.stages.extract.html_meta import head_tree, page_meta
 from dataprep.stages.extract.html_select import (
     CONTENT_FIELDS,
     assign_roles,
@@ -205,9 +205,12 @@ class ExtractHtml(SourceStage):
 
     def _extract(self, page: Page, source: str) -> Iterator[dict[str, Any] | Reject]:
         mode = self.config.mode
-        # trafilatura's own parser, so that main mode sees exactly the tree trafilatura.extract would.
-        tree = load_html(page.html)
-        meta = page_meta(tree)
+        if mode == "main":
+            # trafilatura's own parser, so that main mode sees exactly the tree trafilatura.extract would.
+            tree = load_html(page.html)
+            meta = page_meta(tree)
+        else:
+            meta = page_meta(head_tree(page.html))
         if mode == "select":
             yield from self._select(page, source, meta)
             return

@@ -9,43 +9,55 @@ markup, main mode takes their visible text instead, in page order.
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup, Tag
+from lxml.etree import XPath
+from lxml.html import HtmlElement, tostring
 
-from dataprep.stages.extract.html_text import visible_text
+from dataprep.stages.extract.html_text import parse, visible_text
 
-# (engine, CSS selector of one post's body, a string the raw page must contain first).
-# The string check keeps the BeautifulSoup parse off the many pages that are not threads.
+
+def _has_class(name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
+# (engine, XPath of one post's body, a string the raw page must contain for the XPath to run).
 POST_BODIES = (
-    ("schema.org", "[itemtype*=DiscussionForumPosting] [itemprop=text]", "DiscussionForumPosting"),
-    ("Discourse", ".crawler-post [itemprop=text]", "crawler-post"),
-    ("Discourse", ".topic-post .cooked", "topic-post"),
-    ("XenForo", ".message-body .bbWrapper", "bbWrapper"),
-    ("phpBB", ".postbody .content", "postbody"),
-    ("vBulletin", "[id^=post_message_]", "post_message_"),
-    ("vBulletin", ".postcontent", "postcontent"),
-    ("MyBB", ".post_body", "post_body"),
-    ("SMF", "div.inner[id^=msg_]", "msg_"),
-    ("Invision", "[data-role=commentContent]", "commentContent"),
+    ("schema.org", "//*[contains(@itemtype, 'DiscussionForumPosting')]//*[@itemprop='text']", "DiscussionForumPosting"),
+    ("Discourse", f"//*[{_has_class('crawler-post')}]//*[@itemprop='text']", "crawler-post"),
+    ("Discourse", f"//*[{_has_class('topic-post')}]//*[{_has_class('cooked')}]", "topic-post"),
+    ("XenForo", f"//*[{_has_class('message-body')}]//*[{_has_class('bbWrapper')}]", "bbWrapper"),
+    ("phpBB", f"//*[{_has_class('postbody')}]//*[{_has_class('content')}]", "postbody"),
+    ("vBulletin", "//*[starts-with(@id, 'post_message_')]", "post_message_"),
+    ("vBulletin", f"//*[{_has_class('postcontent')}]", "postcontent"),
+    ("MyBB", f"//*[{_has_class('post_body')}]", "post_body"),
+    ("SMF", f"//div[{_has_class('inner')}][starts-with(@id, 'msg_')]", "msg_"),
+    ("Invision", "//*[@data-role='commentContent']", "commentContent"),
 )
+_COMPILED = [(engine, XPath(path), marker) for engine, path, marker in POST_BODIES]
 MIN_POSTS = 2
 
 
-def _outermost(tags: list[Tag]) -> list[Tag]:
+def _outermost(elements: list[HtmlElement]) -> list[HtmlElement]:
     """Drop matches nested in another match (a quoted post inside a reply)."""
-    chosen = {id(tag) for tag in tags}
-    return [tag for tag in tags if not any(id(parent) in chosen for parent in tag.parents)]
+    chosen = set(elements)
+    return [el for el in elements if not any(parent in chosen for parent in el.iterancestors())]
 
 
-def forum_posts(html: str, soup: BeautifulSoup | None = None) -> tuple[str, list[str]] | None:
+def post_text(element: HtmlElement) -> str:
+    """Visible text of one post, with the same rules as text mode."""
+    return visible_text(parse(tostring(element, encoding="unicode", with_tail=False)))
+
+
+def forum_posts(html: str, tree: HtmlElement | None) -> tuple[str, list[str]] | None:
     """The engine and the text of each post, or None when the page is not a thread of a known engine."""
-    candidates = [(engine, css) for engine, css, marker in POST_BODIES if marker in html]
-    if not candidates:
+    if tree is None:
         return None
-    soup = soup or BeautifulSoup(html, "lxml")
-    for engine, css in candidates:
-        tags = _outermost(soup.select(css))
-        if len(tags) >= MIN_POSTS:
-            posts = [text for text in (visible_text(tag) for tag in tags) if text]
+    for engine, xpath, marker in _COMPILED:
+        # The substring test keeps the XPath off the many pages that are not threads.
+        if marker not in html:
+            continue
+        elements = _outermost(xpath(tree))
+        if len(elements) >= MIN_POSTS:
+            posts = [text for text in (post_text(el) for el in elements) if text]
             if len(posts) >= MIN_POSTS:
                 return engine, posts
     return None

@@ -33,6 +33,8 @@ BINARY_MAGIC = (
 # WHATWG Encoding Standard: browsers decode these labels as windows-1252, a superset of them.
 WINDOWS_1252_ALIASES = {"latin_1", "iso8859-1", "ascii"}
 SNIFF_BYTES = 8192
+# C0 controls other than tab, newline, vertical tab, form feed and carriage return.
+CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 # Real element names, so a plain-text file that mentions "a < b" or "<3" is not taken for HTML.
 HTML_TAG = re.compile(
     r"<(?:!doctype\s+html|html|head|body|meta|title|div|p|span|a|table|tr|td|article|section|main|header|footer|"
@@ -90,7 +92,7 @@ def is_binary(data: bytes) -> bool:
     head = data[:SNIFF_BYTES]
     if head.startswith(BINARY_MAGIC + (GZIP_MAGIC,)) or b"\x00" in head:
         return True
-    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    controls = len(head) - len(head.translate(None, CONTROL_BYTES))
     return controls > len(head) * 0.05
 
 

@@ -111,7 +111,7 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
     text, only when trafilatura found nothing).
     """
     if options.forum_threads:
-        thread = forum_posts(html)
+        thread = forum_posts(html, tree)
         if thread is not None:
             return "\n\n".join(thread[1]), "forum"
     text = trafilatura_text(tree, options) if tree is not None else ""

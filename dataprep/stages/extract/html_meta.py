@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
-from lxml.html import HtmlElement
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 _SPACES = re.compile(r"\s+")
+_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+# Bytes with a declared encoding, because lxml refuses a str that starts with <?xml encoding=...?>.
+_PARSER = HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
 
 def _clean(value: str | None) -> str | None:
@@ -58,3 +62,13 @@ def page_meta(tree: HtmlElement | None) -> dict[str, str]:
         return {}
     found = {"title": page_title(tree), "url": page_url(tree), "lang": page_lang(tree)}
     return {key: value for key, value in found.items() if value}
+
+
+def head_tree(html: str) -> HtmlElement | None:
+    """A parse of the page up to ``</head>``: all the metadata needs, at a fraction of a full parse."""
+    end = _HEAD_END.search(html)
+    head = html[: end.end()] if end else html
+    try:
+        return document_fromstring(head.encode("utf-8", "replace"), parser=_PARSER)
+    except (etree.ParserError, ValueError):
+        return None

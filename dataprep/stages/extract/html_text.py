@@ -37,7 +37,6 @@ HIDDEN_CLASSES = frozenset(
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _SPACES = re.compile(r"[^\S\n]+")
-_ANY_SPACE = re.compile(r"\s+")
 _PRE_MARK = re.compile("\ue000(\\d+)\ue001")
 
 LINE, PARAGRAPH = 1, 2
@@ -72,48 +71,65 @@ def is_hidden(tag: Tag) -> bool:
 def _visible_strings(root: Tag) -> list:
     """Strings, break levels (ints) and finished ``<pre>`` blocks, in document order."""
     pieces: list = []
+    append = pieces.append
     pre_stack: list[list[str]] = []
     # An explicit stack, not recursion: real pages nest deeper than Python's recursion limit.
     stack: list = [root]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        node = stack.pop()
-        if isinstance(node, int):
-            pieces.append(node)
-        elif node is _PRE_END:
-            pieces.append(("pre", "".join(pre_stack.pop())))
-            pieces.append(PARAGRAPH)
-        elif isinstance(node, NavigableString):
-            if type(node) is NavigableString or type(node) is RubyTextString:
-                if pre_stack:
-                    pre_stack[-1].append(str(node))
-                else:
-                    pieces.append(str(node))
+        node = pop()
+        kind = node.__class__
+        # Plain strings and breaks are most nodes: test them first, by exact class.
+        if kind is NavigableString or kind is RubyTextString:
+            if pre_stack:
+                pre_stack[-1].append(node)
+            else:
+                append(node)
+        elif kind is int:
+            append(node)
+        elif kind is _PreEnd:
+            append(("pre", "".join(pre_stack.pop())))
+            append(PARAGRAPH)
         elif isinstance(node, Tag):
             name = node.name
-            if name in SKIP_TAGS or is_hidden(node):
+            if name in SKIP_TAGS or (node.attrs and is_hidden(node)):
                 continue
             if name == "br":
                 if pre_stack:
                     pre_stack[-1].append("\n")
                 else:
-                    pieces.append(BR)
+                    append(BR)
                 continue
             if pre_stack:
                 pass  # inside <pre> the source's own whitespace is the layout
             elif name == "pre":
-                pieces.append(PARAGRAPH)
+                append(PARAGRAPH)
                 pre_stack.append([])
-                stack.append(_PRE_END)
+                push(_PRE_END)
             elif name in PARAGRAPH_TAGS:
-                pieces.append(PARAGRAPH)
-                stack.append(PARAGRAPH)
+                append(PARAGRAPH)
+                push(PARAGRAPH)
             elif name in LINE_TAGS:
-                pieces.append(LINE)
-                stack.append(LINE)
+                append(LINE)
+                push(LINE)
             elif name in CELL_TAGS:
-                pieces.append(" ")
-            stack.extend(reversed(node.contents))
+                append(" ")
+            extend(reversed(node.contents))
+        # Anything else is a comment, doctype, CDATA or the text of script/style/template.
     return pieces
+
+
+def _collapse(text: str) -> str:
+    """Runs of whitespace to one space, keeping one at either end if there was any."""
+    words = text.split()
+    if not words:
+        return " " if text else ""
+    joined = " ".join(words)
+    if text[0].isspace():
+        joined = " " + joined
+    if text[-1].isspace():
+        joined += " "
+    return joined
 
 
 def render(pieces: list) -> str:
@@ -122,17 +138,18 @@ def render(pieces: list) -> str:
     pres: list[str] = []
     pending = 0
     for piece in pieces:
-        if isinstance(piece, int):
+        kind = piece.__class__
+        if kind is int:
             pending = min(PARAGRAPH, pending + 1) if piece == BR else max(pending, piece)
             continue
-        if isinstance(piece, tuple):
+        if kind is tuple:
             text = piece[1].strip("\n")
             if not text.strip():
                 continue
             pres.append(text)
             text = f"\ue000{len(pres) - 1}\ue001"
         else:
-            text = _ANY_SPACE.sub(" ", piece)
+            text = _collapse(piece)
             if text == " " and (pending or not out):
                 continue
         if pending and out:
@@ -142,7 +159,9 @@ def render(pieces: list) -> str:
     lines: list[str] = []
     blank = False
     for line in "".join(out).split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+        if "  " in line:
+            line = _SPACES.sub(" ", line)
+        line = line.strip()
         if not line:
             blank = bool(lines)
             continue
