@@ -323,6 +323,24 @@ def test_nul_bytes_mean_binary(tmp_path, write_bytes):
     assert dict(extract(path, tmp_path / "o").dropped) == {"binary-file": 1}
 
 
+def test_a_page_the_extractor_chokes_on_is_rejected_and_the_run_goes_on(tmp_path, write_bytes, monkeypatch):
+    from dataprep.stages.extract import html as html_stage
+
+    real = html_stage.main_text
+
+    def flaky(html, tree, options):
+        if "CHOKE" in html:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(html, tree, options)
+
+    monkeypatch.setattr(html_stage, "main_text", flaky)
+    bad = write_bytes("bad.html", page("<p>CHOKE</p>").encode())
+    good = write_bytes("good.html", ARTICLE.encode())
+    stats = extract([bad, good], tmp_path / "o")
+    assert stats.records_out == 1 and dict(stats.dropped) == {"extraction-failed": 1}
+    assert read_rejects(tmp_path / "o")[0]["detail"] == "RecursionError: maximum recursion depth exceeded"
+
+
 # ---- select mode --------------------------------------------------------------------
 
 QA = """<html><head><title>Kettle Q&amp;A</title></head><body><h1 class="product">Glass kettle</h1>
@@ -394,6 +412,13 @@ def test_select_turns_give_messages(tmp_path, write_bytes):
 def test_select_turns_needs_two_posts(tmp_path, write_bytes):
     path = write_bytes("t.html", page('<div class="post">only one</div>').encode())
     assert dict(extract(path, tmp_path / "o", mode="select", turns=".post").dropped) == {"too-few-turns": 1}
+
+
+def test_select_turns_fields_must_match_once(tmp_path, write_bytes):
+    path = write_bytes("t.html", page('<div class="post">one</div><div class="post">two</div>').encode())
+    stats = extract(path, tmp_path / "o", mode="select", turns=".post", field={"author": ".post"})
+    assert dict(stats.dropped) == {"unequal-matches": 1}
+    assert "author matched 2" in read_rejects(tmp_path / "o")[0]["detail"]
 
 
 def test_select_from_the_cli_keeps_css_verbatim(tmp_path, write_bytes, cli):
