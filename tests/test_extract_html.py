@@ -141,8 +141,14 @@ def test_main_mode_takes_every_post_of_a_forum_thread(tmp_path, write_bytes):
     [record] = read_records(tmp_path / "a")
     assert record["text"] == "\n\n".join(POSTS)
     assert record["meta"]["extractor"] == "forum"
+    # Without the thread path, trafilatura runs on the page with the engine's user panels
+    # and signatures pruned.
     extract(path, tmp_path / "b", forum_threads=False)
-    assert read_records(tmp_path / "b")[0]["meta"]["extractor"] != "forum"
+    [record] = read_records(tmp_path / "b")
+    assert record["meta"]["extractor"] == "trafilatura"
+    assert POSTS[1] in record["text"]
+    for chrome in ("USERNAME", "Posts: 4318", "SIGNATURE-TEXT", "Who is online"):
+        assert chrome not in record["text"]
 
 
 def test_a_page_with_one_post_body_is_not_a_thread(tmp_path, write_bytes):
