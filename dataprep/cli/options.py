@@ -98,12 +98,15 @@ def config_from_options(config_cls: type[BaseModel], values: dict[str, Any], com
         annotation = _strip_optional(info.annotation)
         origin = typing.get_origin(annotation)
         if origin is dict:
+            # Values typed str stay verbatim: YAML would read a CSS selector like '#answer' as a comment.
+            value_types = typing.get_args(annotation)
+            raw_strings = len(value_types) == 2 and value_types[1] is str
             parsed = {}
             for item in value:
                 key, sep, raw = str(item).partition("=")
                 if not sep:
                     raise ConfigError(f"{command} {flag(name)} {item!r}: expected KEY=VALUE.")
-                parsed[key.strip()] = _parse_scalar(raw)
+                parsed[key.strip()] = raw if raw_strings else _parse_scalar(raw)
             value = parsed
         elif origin in (list, tuple, set):
             value = list(value)

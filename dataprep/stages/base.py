@@ -212,9 +212,11 @@ class SourceStage(Stage):
 
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         files = self.input_files(inputs)
+        # Rows are batched across files: a source with one record per file (HTML pages)
+        # would otherwise write one Parquet row group per record.
+        rows: list[dict[str, Any]] = []
         with self.progress(None) as bar:
             for path in files:
-                rows: list[dict[str, Any]] = []
                 for item in self.read(path):
                     stats.records_in += 1
                     if isinstance(item, Reject):
@@ -226,8 +228,8 @@ class SourceStage(Stage):
                         self._flush(rows, output, stats)
                         bar.update(len(rows))
                         rows = []
-                self._flush(rows, output, stats)
-                bar.update(len(rows))
+            self._flush(rows, output, stats)
+            bar.update(len(rows))
         stats.extra.update(self.summary())
 
     @staticmethod
