@@ -128,13 +128,19 @@ class Dump:
                 else:
                     yield event
             else:
+                if event.reason == "truncated-dump" and self.lines.read_error:  # type: ignore[union-attr]
+                    event.detail += f"; {self.lines.read_error}"  # type: ignore[union-attr]
                 self.problems.append(event)  # type: ignore[arg-type]
                 yield event
         self.statements = splitter.statements
         last_line = splitter.cur.lineno
+        truncated = [p for p in self.problems if p.reason == "truncated-dump"]
         if self.lines.read_error:
-            yield self._add(Problem("truncated-dump", last_line, f"after line {last_line}: {self.lines.read_error}"))
-        elif not any(p.reason == "truncated-dump" for p in self.problems):
+            if not truncated:
+                yield self._add(
+                    Problem("truncated-dump", last_line, f"after line {last_line}: {self.lines.read_error}")
+                )
+        elif not truncated:
             tail = "".join(splitter.cur.recent)
             for header, footer, words in FOOTERS:
                 if header.search(head) and not footer.search(tail):

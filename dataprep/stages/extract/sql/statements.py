@@ -157,10 +157,18 @@ class StatementSplitter:
                 command = _WORD.match(text, pos + 1)
                 self.statements["\\" + (command.group() if command else "")] += 1
                 continue
-            if char in "IiRr" and (m := INSERT_HEAD.match(text, pos)):
-                self.statements["INSERT"] += 1
-                yield from self._insert(m, line)
-                continue
+            if char in "IiRr" and INSERT_WORD.match(text, pos):
+                m = INSERT_HEAD.match(text, pos)
+                # Sequel Pro writes VALUES on a line of its own: let the head span a few lines.
+                for _ in range(3):
+                    if m is not None or ";" in text or not cur.extend():
+                        break
+                    text = cur.text
+                    m = INSERT_HEAD.match(text, pos)
+                if m is not None:
+                    self.statements["INSERT"] += 1
+                    yield from self._insert(m, line)
+                    continue
             found = self._scan(line)
             if found is None:
                 continue
@@ -215,6 +223,7 @@ class StatementSplitter:
             try:
                 values = row(cur)
             except Incomplete as exc:
+                cur.pos = len(cur.text)
                 yield Problem(
                     "truncated-dump",
                     cur.line_at(start),

@@ -84,28 +84,42 @@ def unescape_doubled(body: str, quote: str = "'") -> str:
     return body.replace(quote * 2, quote) if quote * 2 in body else body
 
 
+def _byte(value: int) -> str:
+    # Octal and hex escapes are bytes of the dump's encoding: a byte above 0x7f is held as a
+    # surrogate until the whole value can be decoded as UTF-8 (\\303\\251 is é, not Ã©).
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
+
+
+def _bytes_to_text(text: str) -> str:
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
 def _e_escape(m: re.Match[str]) -> str:
     octal, hex2, u4, u8, other = m.groups()
     if m.group(0) == "''":
         return "'"
     if octal is not None:
-        return chr(int(octal, 8))
+        return _byte(int(octal, 8) & 0xFF)
+    if hex2 is not None:
+        return _byte(int(hex2, 16))
     if other is not None:
         return C_ESCAPES.get(other, other)
-    return chr(int(hex2 or u4 or u8, 16))
+    return chr(int(u4 or u8, 16))
 
 
 def unescape_postgres_e(body: str) -> str:
     """PostgreSQL ``E'...'`` escapes: C escapes, octal, ``\\x``, ``\\u`` and ``\\U``."""
-    return _E_UNESCAPE.sub(_e_escape, body) if "\\" in body or "''" in body else body
+    return _bytes_to_text(_E_UNESCAPE.sub(_e_escape, body)) if "\\" in body or "''" in body else body
 
 
 def _copy_escape(m: re.Match[str]) -> str:
     octal, hex2, other = m.groups()
     if octal is not None:
-        return chr(int(octal, 8))
+        return _byte(int(octal, 8) & 0xFF)
     if hex2 is not None:
-        return chr(int(hex2, 16))
+        return _byte(int(hex2, 16))
     return C_ESCAPES.get(other, other)
 
 
@@ -113,7 +127,9 @@ def copy_fields(line: str) -> list[str | None]:
     """The fields of one ``COPY ... FROM stdin`` data line: tab-separated, ``\\N`` is NULL."""
     line = line.rstrip("\r\n")
     return [
-        None if field == "\\N" else (_COPY_UNESCAPE.sub(_copy_escape, field) if "\\" in field else field)
+        None
+        if field == "\\N"
+        else (_bytes_to_text(_COPY_UNESCAPE.sub(_copy_escape, field)) if "\\" in field else field)
         for field in line.split("\t")
     ]
 
@@ -165,8 +181,12 @@ class ValueParser:
             value = self._value(cur, char)
             char = peek(cur)
             if char != "," and char != ")":
-                value = self._continued(cur, start, value)
-                char = peek(cur)
+                if char == "+" or char == "|":
+                    value = self._concatenated(cur, start, value)
+                    char = peek(cur)
+                if char != "," and char != ")":
+                    value = self._continued(cur, start, value)
+                    char = peek(cur)
             values.append(value)
             cur.pos += 1
             if char == ")":
@@ -249,7 +269,7 @@ class ValueParser:
                     raise ValueSyntaxError("a bit literal b'..' holds something other than 0 and 1", pos)
                 cur.pos = m.end()
                 return Number(str(int(m.group(1) or "0", 2)))
-            if upper == "E" and self.dialect.dollar_quotes:
+            if upper == "E" and self.dialect.name == "postgres":
                 return unescape_postgres_e(self._quoted(cur, SINGLE_BACKSLASH, pos + 1))
         if char == '"':
             if self.dialect.double_quoted_strings:
@@ -320,6 +340,27 @@ class ValueParser:
             except ValueError:
                 pass
         return cur.text[start : cur.pos]
+
+    def _concatenated(self, cur: Cursor, start: int, value: Any) -> Any:
+        """``N'a' + CHAR(13) + CHAR(10) + N'b'`` (SQL Server) or ``'a' || char(10) || 'b'``: joined
+        when every part is a string, NULL when one is NULL, else the expression's SQL text."""
+        parts = [value]
+        concat = "||" if self.dialect.name != "mysql" else None
+        while True:
+            text, pos = cur.text, cur.pos
+            if concat is not None and text.startswith(concat, pos):
+                cur.pos = pos + 2
+            elif self.dialect.go_batches and text[pos] == "+":
+                cur.pos = pos + 1
+            else:
+                break
+            parts.append(self._value(cur, self._peek(cur)))
+            self._peek(cur)
+        if any(part is None for part in parts):
+            return None
+        if len(parts) > 1 and all(type(part) is str for part in parts):
+            return "".join(parts)
+        return value if len(parts) == 1 else cur.text[start : cur.pos].strip()
 
     def _continued(self, cur: Cursor, start: int, value: Any) -> Any:
         """A value followed by more than ``,`` or ``)``: a cast keeps the literal, anything else
