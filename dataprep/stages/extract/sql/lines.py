@@ -46,7 +46,7 @@ class DumpLines:
             size += len(line)
             if size >= HEAD_CHARS:
                 break
-        return "".join(out)
+        return "".join(out)[:HEAD_CHARS]
 
     def __iter__(self) -> Iterator[str]:
         self.non_utf8_lines = 0

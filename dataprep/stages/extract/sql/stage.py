@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,6 +130,7 @@ class Mapping:
     output: str | None = None
     template: str | None = None
     output_template: str | None = None
+    steps: list[tuple[str, str | None, str | None, list[str]]] = field(default_factory=list)
 
     def columns(self) -> list[str]:
         names = [c for c in (self.text, self.input, self.output) if c]
@@ -137,6 +138,19 @@ class Mapping:
             if text:
                 names.extend(template_fields(text))
         return list(dict.fromkeys(names))
+
+    def plan(self) -> list[tuple[str, str | None, str | None, list[str]]]:
+        """``(role, column, template, columns it reads)`` for each field of the record."""
+        steps: list[tuple[str, str | None, str | None, list[str]]] = []
+        for role, column in (("text", self.text), ("input", self.input), ("output", self.output)):
+            if column is not None:
+                steps.append((role, column, None, [column]))
+        if self.template is not None:
+            role = "input" if self.output_template is not None else "text"
+            steps.append((role, None, self.template, template_fields(self.template)))
+        if self.output_template is not None:
+            steps.append(("output", None, self.output_template, template_fields(self.output_template)))
+        return steps
 
 
 def _jsonable(value: Any) -> Any:
@@ -342,33 +356,25 @@ class ExtractSql(SourceStage):
         self._meta = (
             [c for c in columns if c not in mapping.columns()] if "*" in cfg.meta_columns else list(cfg.meta_columns)
         )
+        mapping.steps = mapping.plan()
         return mapping
 
     def _record(self, row: dict[str, Any], locator: str, mapping: Mapping) -> dict[str, Any] | Reject:
         fields: dict[str, str] = {}
-        for role, column, template in (
-            ("text", mapping.text, None),
-            ("input", mapping.input, None),
-            ("output", mapping.output, None),
-            ("input" if mapping.output_template else "text", None, mapping.template),
-            ("output", None, mapping.output_template),
-        ):
-            if column is None and template is None:
-                continue
-            for name in template_fields(template) if template else [column]:
+        for role, column, template, names in mapping.steps:
+            cells: dict[str, str] = {}
+            for name in names:
                 value = row[name]
-                text = _cell_text(value)
+                text = value if type(value) is str else _cell_text(value)
                 if text is None:
                     what = "NULL" if value is None else f"{len(value)} bytes of binary data, not UTF-8 text"
                     kind = "null" if value is None else "binary"
                     return Reject(
                         f"{kind}-{role}", locator, record=self._row_json(row), detail=f"column {name!r} is {what}"
                     )
-            if template:
-                text = template.format_map({name: _cell_text(row[name]) for name in template_fields(template)})
-            else:
-                text = _cell_text(row[column])  # type: ignore[index]
-            if not text or not text.strip():
+                cells[name] = text
+            text = cells[column] if template is None else template.format_map(cells)  # type: ignore[index]
+            if not text or text.isspace():
                 return Reject(f"empty-{role}", locator, record=self._row_json(row), detail=f"the {role} is empty")
             fields[role] = text
         meta = {name: _jsonable(row[name]) for name in self._meta}

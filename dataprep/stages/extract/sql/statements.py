@@ -208,34 +208,46 @@ class StatementSplitter:
 
     def _insert(self, head: re.Match[str], line: int) -> Iterator[Event]:
         cur = self.cur
+        values = self.values
         table = qualified_name(head.group("table"))
         columns = name_list(head.group("columns")) if head.group("columns") is not None else None
         cur.pos = head.end()
-        row = self.values.row
         while True:
-            if not self._skip_blank():
-                yield Problem("truncated-dump", line, f"the dump ends inside the INSERT into {table} at line {line}")
-                return
-            if cur.text[cur.pos] != "(":
-                yield self._syntax(line, cur.pos, f"expected '(' to start a row of the INSERT into {table}")
-                return
-            start = cur.pos
-            try:
-                values = row(cur)
-            except Incomplete as exc:
-                cur.pos = len(cur.text)
-                yield Problem(
-                    "truncated-dump",
-                    cur.line_at(start),
-                    f"{exc}: the last row of the INSERT into {table} at line {line} is cut off",
-                )
-                return
-            except ValueSyntaxError as exc:
-                yield self._syntax(line, exc.pos, f"{exc} in a row of the INSERT into {table}")
-                return
-            yield Row(table, columns, values, line)
-            if cur.pos > 1 << 20:
-                cur.compact()
+            text, pos = cur.text, cur.pos
+            if pos >= len(text) or text[pos] != "(":
+                if not self._skip_blank():
+                    yield Problem(
+                        "truncated-dump", line, f"the dump ends inside the INSERT into {table} at line {line}"
+                    )
+                    return
+                text, pos = cur.text, cur.pos
+                if text[pos] != "(":
+                    yield self._syntax(line, pos, f"expected '(' to start a row of the INSERT into {table}")
+                    return
+            simple = values.simple_row(text, pos)
+            if simple is not None:
+                row, cur.pos = simple
+            else:
+                try:
+                    row = values.row(cur)
+                except Incomplete as exc:
+                    cur.pos = len(cur.text)
+                    yield Problem(
+                        "truncated-dump",
+                        cur.line_at(pos),
+                        f"{exc}: the last row of the INSERT into {table} at line {line} is cut off",
+                    )
+                    return
+                except ValueSyntaxError as exc:
+                    yield self._syntax(line, exc.pos, f"{exc} in a row of the INSERT into {table}")
+                    return
+                if cur.pos > 1 << 20:
+                    cur.compact()
+            yield Row(table, columns, row, line)
+            text, pos = cur.text, cur.pos
+            if text.startswith(",", pos):
+                cur.pos = pos + 1
+                continue
             if not self._skip_blank():
                 if not self.dialect.go_batches:
                     yield Problem(
@@ -245,8 +257,7 @@ class StatementSplitter:
                     )
                 return
             text, pos = cur.text, cur.pos
-            char = text[pos]
-            if char == ",":
+            if text[pos] == ",":
                 cur.pos = pos + 1
             elif text.startswith(self.delimiter, pos):
                 cur.pos = pos + len(self.delimiter)

@@ -147,6 +147,22 @@ def _all_str(args: list[Any]) -> bool:
     return all(isinstance(a, str) for a in args)
 
 
+def _simple_value(backslash: bool) -> re.Pattern[str]:
+    """One plain literal (a quoted string, a number, NULL, a hex blob) and the ``,`` or ``)``
+    after it. Most rows of most dumps hold nothing else; one match per value is about twice
+    as fast as the general path. (A single regex for a whole tuple would be slower still:
+    Python's re engine is slow on repeated groups that hold repeats.)"""
+    string = _quoted_pattern("'", backslash).pattern
+    # Hex before numbers, or 0x1F would start as the number 0.
+    return re.compile(
+        rf"\s*(?:[Nn]?{string}|[xX]'([0-9a-fA-F]*)'|0[xX]([0-9a-fA-F]+)|({_NUMBER.pattern})|((?i:NULL))(?![\w$]))"
+        r"\s*([,)])"
+    )
+
+
+_SIMPLE_VALUE = {backslash: _simple_value(backslash) for backslash in (False, True)}
+
+
 class ValueParser:
     """Reads tuples of SQL literals from a :class:`Cursor`, asking it for more lines when a
     value spans lines."""
@@ -154,6 +170,35 @@ class ValueParser:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.backslash = dialect.backslash_escapes
+
+    def simple_row(self, text: str, pos: int) -> tuple[list[Any], int] | None:
+        """The tuple at ``text[pos]`` (its ``(``) and the position after its ``)``, when it holds
+        only plain literals and ends in ``text``; None otherwise (the caller takes :meth:`row`)."""
+        match = _SIMPLE_VALUE[self.backslash].match
+        unescape = unescape_mysql if self.backslash else unescape_doubled
+        out: list[Any] = []
+        append = out.append
+        pos += 1
+        while True:
+            m = match(text, pos)
+            if m is None:
+                return None
+            quoted, hexed, hex0x, number, null, end = m.groups()
+            if quoted is not None:
+                append(unescape(quoted) if "\\" in quoted or "''" in quoted else quoted)
+            elif number is not None:
+                append(Number(number))
+            elif null is not None:
+                append(None)
+            elif hex0x is not None:
+                append(bytes.fromhex(hex0x if len(hex0x) % 2 == 0 else "0" + hex0x))
+            elif len(hexed) % 2 == 0:
+                append(bytes.fromhex(hexed))
+            else:
+                return None
+            pos = m.end()
+            if end == ")":
+                return out, pos
 
     @property
     def single(self) -> re.Pattern[str]:
