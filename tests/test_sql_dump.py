@@ -253,8 +253,26 @@ def test_lines_that_are_not_utf8_fall_back_to_windows_1252(tmp_path):
         "INSERT INTO t VALUES ('café', '£3');\n".encode("cp1252") + "INSERT INTO t VALUES ('ok ☕', 'x');\n".encode()
     )
     rows, problems, dump = read(path)
-    assert [r["column_1"] for r in rows["t"]] == ["café", "ok ☕"]
+    assert [(r["column_1"], r["column_2"]) for r in rows["t"]] == [("café", "£3"), ("ok ☕", "x")]
     assert dump.lines.non_utf8_lines == 1
+
+
+def test_raw_blob_bytes_next_to_utf8_text(tmp_path):
+    """mysqldump without --hex-blob writes a BLOB's bytes as they are, in a line of UTF-8 text."""
+    path = tmp_path / "blob.sql"
+    head = "CREATE TABLE `t` (`name` text, `icon` blob);\nINSERT INTO `t` VALUES ('crème brûlée','".encode()
+    path.write_bytes(head + b"\x89PNG\\0\xff\xfe" + b"');\n")
+    rows, problems, _ = read(path, dialect="mysql")
+    assert problems == []
+    assert rows["t"] == [{"name": "crème brûlée", "icon": b"\x89PNG\x00\xff\xfe"}]
+
+
+def test_mariadb_sandbox_line(dump_file):
+    text = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.8-MariaDB\n"
+    text += "CREATE TABLE `t` (`a` int);\nINSERT INTO `t` VALUES (1),(2);\n-- Dump completed on 2024-07-01\n"
+    rows, problems, dump = read(dump_file(text))
+    assert problems == [] and dump.dialect == "mysql"
+    assert rows["t"] == [{"a": "1"}, {"a": "2"}]
 
 
 # -- streaming ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ FOOTERS = (
         "-- PostgreSQL database dump complete",
     ),
 )
+_SURROGATE = re.compile("[\udc80-\udcff]")
+BINARY_TYPES = {"blob", "tinyblob", "mediumblob", "longblob", "binary", "varbinary", "bytea", "image"}
 # Tables SQLite creates itself, so a .dump inserts into them without a CREATE TABLE.
 BUILTIN_COLUMNS = {"sqlite_sequence": ["name", "seq"], "sqlite_stat1": ["tbl", "idx", "stat"]}
 
@@ -166,10 +168,29 @@ class Dump:
             if table.columns is None and len(values) > table.width:
                 table.width = len(values)
             columns = table.names()
+        if self.lines.non_utf8_lines:
+            self._repair(table, columns, values)
         error = None
         if len(columns) != len(values):
             error = f"{len(values)} values for {len(columns)} columns"
         return DumpRow(table, table.rows, columns, values, row.line, error)
+
+    @staticmethod
+    def _repair(table: Table, columns: Sequence[str], values: list[Any]) -> None:
+        """Turn the bytes a non-UTF-8 line held as surrogates back into bytes (binary columns)
+        or into Windows-1252 text (anything else; Latin-1 for its five undefined bytes)."""
+        types = dict(zip(table.columns or (), table.types))
+        for i, value in enumerate(values):
+            if type(value) is str and not value.isascii() and _SURROGATE.search(value):
+                raw = value.encode("utf-8", "surrogateescape")
+                column = columns[i] if i < len(columns) else ""
+                if types.get(column, "").lower() in BINARY_TYPES:
+                    values[i] = raw
+                    continue
+                try:
+                    values[i] = raw.decode("cp1252")
+                except UnicodeDecodeError:
+                    values[i] = raw.decode("latin-1")
 
     def _statement(self, statement: Statement) -> Problem | None:
         text, line = statement.text, statement.line

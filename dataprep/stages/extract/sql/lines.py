@@ -20,9 +20,9 @@ class DumpLines:
     """The lines of a dump, each with its line ending, decoded one at a time.
 
     ``encoding="auto"`` reads a BOM (SQL Server scripts are often UTF-16), else decodes each
-    line as UTF-8 and falls back to Windows-1252 (Latin-1 for its five undefined bytes) for a
-    line that is not UTF-8, as old MySQL dumps mix them; such lines are counted. Deciding per
-    line keeps it one pass over a multi-GB dump. A gzip stream that ends early stops the
+    line as UTF-8; the bytes of a line that are not UTF-8 (raw blobs, legacy Latin-1 text)
+    are kept as surrogates for :class:`Dump` to repair, and such lines are counted. Deciding
+    per line keeps it one pass over a multi-GB dump. A gzip stream that ends early stops the
     lines and sets :attr:`read_error` instead of raising, so the rows before it still count.
     """
 
@@ -57,7 +57,7 @@ class DumpLines:
                 if encoding == "auto":
                     encoding = bom_encoding(raw.peek(4)[:4] if hasattr(raw, "peek") else b"") or "auto"
                 if encoding == "auto":
-                    yield from self._utf8_or_cp1252(raw)
+                    yield from self._utf8(raw)
                 else:
                     yield from self._decoded(raw, encoding)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -65,7 +65,7 @@ class DumpLines:
         except OSError as exc:
             raise InputError(f"{self.path}: cannot be read ({exc.strerror or exc}).") from exc
 
-    def _utf8_or_cp1252(self, raw: Iterable[bytes]) -> Iterator[str]:
+    def _utf8(self, raw: Iterable[bytes]) -> Iterator[str]:
         first = True
         for data in raw:
             if first:
@@ -74,11 +74,11 @@ class DumpLines:
             try:
                 yield data.decode("utf-8")
             except UnicodeDecodeError:
+                # Keep the line's UTF-8 text and hold each other byte as a surrogate: a raw
+                # BLOB (mysqldump without --hex-blob) gets its exact bytes back, and a legacy
+                # Latin-1 string becomes Windows-1252 text (see Dump).
                 self.non_utf8_lines += 1
-                try:
-                    yield data.decode("cp1252")
-                except UnicodeDecodeError:
-                    yield data.decode("latin-1")
+                yield data.decode("utf-8", "surrogateescape")
 
     def _decoded(self, raw: io.BufferedIOBase, encoding: str) -> Iterator[str]:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")

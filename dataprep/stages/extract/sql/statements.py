@@ -133,7 +133,9 @@ class StatementSplitter:
         self._specials: dict[str, re.Pattern[str]] = {}
         dash = r"--(?=[ \t\r\n]|$)[^\n]*" if dialect.strict_dash_comments else r"--[^\n]*"
         hash_comment = r"|#[^\n]*" if dialect.hash_comments else ""
-        self._blank = re.compile(rf"(?:\s+|{dash}{hash_comment}|/\*(?!M?!)[\s\S]*?\*/)*")
+        # MariaDB dumps open with /*M!999999\- enable the sandbox mode */: a client command, not SQL.
+        sandbox = r"|/\*M!999999\\-[^*]*\*/"
+        self._blank = re.compile(rf"(?:\s+|{dash}{hash_comment}{sandbox}|/\*(?!M?!)[\s\S]*?\*/)*")
 
     # -- the statement loop ---------------------------------------------------------------
 
