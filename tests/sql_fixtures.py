@@ -90,6 +90,39 @@ UNLOCK TABLES;
 /*!40101 SET SQL_MODE=@OLD_SQL_MODE */;
 """
 
+PHPMYADMIN = r"""-- phpMyAdmin SQL Dump
+-- version 5.2.1
+-- https://www.phpmyadmin.net/
+--
+-- Host: 127.0.0.1
+-- Generation Time: Feb 17, 2024 at 06:42 PM
+
+SET SQL_MODE = "NO_AUTO_VALUE_ON_ZERO";
+START TRANSACTION;
+SET time_zone = "+00:00";
+
+DELIMITER $$
+--
+-- Procedures
+--
+CREATE DEFINER=`root`@`localhost` PROCEDURE `add_tip` (IN `t` TEXT)   BEGIN
+    INSERT INTO `tips` (`id`, `body`) VALUES (0, t);
+END$$
+
+DELIMITER ;
+
+CREATE TABLE `tips` (
+  `id` int(11) NOT NULL,
+  `body` text NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+INSERT INTO `tips` (`id`, `body`) VALUES
+(1, 'Rest the dough overnight; it\'s worth it.'),
+(2, 'Prune roses in late winter.\r\nNot in autumn.');
+
+COMMIT;
+"""
+
 PG_DUMP = r"""--
 -- PostgreSQL database dump
 --

@@ -5,7 +5,7 @@ import itertools
 import sqlite3
 
 import pytest
-from sql_fixtures import MSSQL_SCRIPT, MYSQLDUMP, PG_DUMP, SEQUEL_PRO, SQLITE_DUMP
+from sql_fixtures import MSSQL_SCRIPT, MYSQLDUMP, PG_DUMP, PHPMYADMIN, SEQUEL_PRO, SQLITE_DUMP
 
 from dataprep.stages.extract.sql.dialects import DIALECTS, detect_dialect
 from dataprep.stages.extract.sql.dump import Dump, DumpRow
@@ -52,7 +52,7 @@ def test_mysqldump_escapes_comments_blobs_and_trigger_bodies(dump_file):
     assert film[2]["description"] is None
     assert film[2]["poster"] == b"\x00\xff"
     assert film[3]["description"] == "back\\slash, tab\there, nul\x00, ctrl-z\x1a, O'Neil"
-    assert dump.tables["film"].columns == ["film_id", "title", "description", "poster"]
+    assert dump.tables["film"].columns == ("film_id", "title", "description", "poster")
 
 
 def test_sequel_pro_multiline_insert_and_hash_comments(dump_file):
@@ -62,6 +62,16 @@ def test_sequel_pro_multiline_insert_and_hash_comments(dump_file):
     assert [(r["id"], r["name"]) for r in rows["recipes"]] == [("1", "Pancakes"), ("2", "Shakshuka"), ("3", "Toast")]
     assert rows["recipes"][1]["steps"] == "Soften onions; add peppers and tomatoes;\ncrack in the eggs."
     assert rows["recipes"][2]["steps"] is None
+
+
+def test_phpmyadmin_export_with_a_dollar_delimiter(dump_file):
+    rows, problems, dump = read(dump_file(PHPMYADMIN))
+    assert problems == []
+    assert dump.dialect == "mysql"
+    assert rows["tips"] == [
+        {"id": "1", "body": "Rest the dough overnight; it's worth it."},
+        {"id": "2", "body": "Prune roses in late winter.\r\nNot in autumn."},
+    ]
 
 
 def test_pg_dump_copy_blocks_inserts_and_function_bodies(dump_file):
@@ -173,6 +183,7 @@ def test_insert_without_create_table_gets_numbered_columns(dump_file):
 def test_dialect_is_guessed_from_markers():
     assert detect_dialect(MYSQLDUMP) == "mysql"
     assert detect_dialect(SEQUEL_PRO) == "mysql"
+    assert detect_dialect(PHPMYADMIN) == "mysql"
     assert detect_dialect(PG_DUMP) == "postgres"
     assert detect_dialect(SQLITE_DUMP) == "sqlite"
     assert detect_dialect(MSSQL_SCRIPT) == "mssql"

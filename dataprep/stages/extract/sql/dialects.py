@@ -47,6 +47,7 @@ _MARKERS: dict[str, list[tuple[re.Pattern[str], int]]] = {
     "mysql": [
         (re.compile(r"^-- (?:MySQL|MariaDB) dump", re.M), 10),
         (re.compile(r"^# (?:Sequel Pro|Sequel Ace)", re.M), 10),
+        (re.compile(r"^-- phpMyAdmin SQL Dump", re.M), 10),
         (re.compile(r"/\*!\d{5}"), 5),
         (re.compile(r"^LOCK TABLES `", re.M), 5),
         (re.compile(r"\) ENGINE=", re.I), 5),

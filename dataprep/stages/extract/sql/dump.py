@@ -27,7 +27,7 @@ FOOTERS = (
 _SURROGATE = re.compile("[\udc80-\udcff]")
 BINARY_TYPES = {"blob", "tinyblob", "mediumblob", "longblob", "binary", "varbinary", "bytea", "image"}
 # Tables SQLite creates itself, so a .dump inserts into them without a CREATE TABLE.
-BUILTIN_COLUMNS = {"sqlite_sequence": ["name", "seq"], "sqlite_stat1": ["tbl", "idx", "stat"]}
+BUILTIN_COLUMNS = {"sqlite_sequence": ("name", "seq"), "sqlite_stat1": ("tbl", "idx", "stat")}
 
 
 @dataclass
@@ -36,22 +36,25 @@ class Table:
 
     name: str
     #: Columns of its CREATE TABLE; None when the dump has none.
-    columns: list[str] | None = None
+    columns: tuple[str, ...] | None = None
     types: list[str] = field(default_factory=list)
     rows: int = 0
     #: Line of its CREATE TABLE.
     line: int | None = None
     #: The widest row, which names the columns of a table the dump never creates.
     width: int = 0
+    _numbered: tuple[str, ...] = ()
 
-    def names(self) -> list[str]:
+    def names(self) -> tuple[str, ...]:
         """Column names: from the CREATE TABLE, else ``column_1``, ``column_2``..."""
         if self.columns is not None:
             return self.columns
-        return [f"column_{i}" for i in range(1, self.width + 1)]
+        if len(self._numbered) != self.width:
+            self._numbered = tuple(f"column_{i}" for i in range(1, self.width + 1))
+        return self._numbered
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "rows": self.rows, "columns": self.names()}
+        return {"name": self.name, "rows": self.rows, "columns": list(self.names())}
 
 
 @dataclass(slots=True)
@@ -201,7 +204,7 @@ class Dump:
         if definition is not None:
             table = self._table(definition.name)
             if definition.columns is not None:
-                table.columns, table.types, table.line = definition.columns, definition.types, line
+                table.columns, table.types, table.line = tuple(definition.columns), definition.types, line
             return None
         if first_keyword(text) is None:
             return Problem("unparseable-statement", line, f"line {line}: not a SQL statement: {text[:80]!r}")

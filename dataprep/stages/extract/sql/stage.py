@@ -131,6 +131,8 @@ class Mapping:
     template: str | None = None
     output_template: str | None = None
     steps: list[tuple[str, str | None, str | None, list[str]]] = field(default_factory=list)
+    #: Columns copied into meta.
+    meta: list[str] = field(default_factory=list)
 
     def columns(self) -> list[str]:
         names = [c for c in (self.text, self.input, self.output) if c]
@@ -240,6 +242,7 @@ class ExtractSql(SourceStage):
 
     def _from_table(self, path: Path, dump: Dump, info: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
         targets: dict[int, bool] = {}
+        mappings: dict[Sequence[str], Mapping] = {}
         mapping: Mapping | None = None
         checked: Sequence[str] | None = None
         conditions = self._conditions()
@@ -262,8 +265,11 @@ class ExtractSql(SourceStage):
                     )
                     continue
                 if event.columns is not checked:
-                    mapping = self._mapping(path, f"table {table.name!r}", event.columns)
+                    # Each INSERT of a --column-inserts dump brings its own column list.
                     checked = event.columns
+                    mapping = mappings.get(checked)
+                    if mapping is None:
+                        mapping = mappings[checked] = self._mapping(path, f"table {table.name!r}", checked)
                 row = dict(zip(event.columns, event.values))
                 if conditions and not all(self._holds(row, c) for c in conditions):
                     skipped += 1
@@ -353,7 +359,7 @@ class ExtractSql(SourceStage):
                     f"{path}: {what} has no column {name!r}{suggest(name, list(columns))} "
                     f"The columns are: {', '.join(columns)}"
                 )
-        self._meta = (
+        mapping.meta = (
             [c for c in columns if c not in mapping.columns()] if "*" in cfg.meta_columns else list(cfg.meta_columns)
         )
         mapping.steps = mapping.plan()
@@ -377,7 +383,7 @@ class ExtractSql(SourceStage):
             if not text or text.isspace():
                 return Reject(f"empty-{role}", locator, record=self._row_json(row), detail=f"the {role} is empty")
             fields[role] = text
-        meta = {name: _jsonable(row[name]) for name in self._meta}
+        meta = {name: _jsonable(row[name]) for name in mapping.meta}
         if "text" in fields:
             return new_record(locator, text=fields["text"], meta=meta)
         return new_record(locator, input=fields["input"], output=fields["output"], meta=meta)
