@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlparse
 
-from dataprep.errors import ConfigError
+from dataprep.errors import ConfigError, InputError
 from dataprep.stages.extract.sql.dump import DumpRow, Table
 from dataprep.stages.extract.sql.schema import CREATE_TABLE, first_keyword
 from dataprep.stages.extract.sql.statements import Statement
@@ -51,6 +51,8 @@ ACTIONS = {
         "SQLITE_CREATE_VTABLE", "SQLITE_DROP_VTABLE", "SQLITE_FUNCTION", "SQLITE_SAVEPOINT", "SQLITE_RECURSIVE",
     )
 }  # fmt: skip
+# A read-only query never fires a trigger: the dump's triggers are left out (and refused if one slips by).
+_TRIGGER = re.compile(r"CREATE\s+(?:TEMP\w*\s+)?TRIGGER\b", re.I)
 _INTEGER = re.compile(r"[-+]?\d+")
 _TYPE = re.compile(r"[^A-Za-z ]")
 MAX_INT = 2**63
@@ -60,7 +62,7 @@ class Authorizer:
     """sqlite3's authorizer callback, with one policy per phase.
 
     - ``load``: dataprep's own CREATE TABLE and INSERTs, in the temporary database only.
-    - ``dump``: the dump's statements: CREATE VIEW and CREATE INDEX in the temporary database.
+    - ``dump``: the dump's statements: CREATE VIEW, CREATE INDEX and ANALYZE in the temporary database.
     - ``query``: reads only.
 
     Always refused: ATTACH/DETACH, load_extension and friends, and PRAGMAs other than
@@ -101,7 +103,12 @@ class Authorizer:
             if action in allowed or action == sqlite3.SQLITE_TRANSACTION or action == sqlite3.SQLITE_UPDATE:
                 return None
             return what
-        if action in (sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_REINDEX):
+        if action in (
+            sqlite3.SQLITE_CREATE_VIEW,
+            sqlite3.SQLITE_CREATE_INDEX,
+            sqlite3.SQLITE_REINDEX,
+            sqlite3.SQLITE_ANALYZE,
+        ):
             return None
         # Creating a view or an index records it in the schema table.
         if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE) and arg1 == "sqlite_master":
@@ -161,6 +168,8 @@ class QueryDatabase:
         #: How the dump's other statements fared: executed, failed (SQLite cannot run them).
         self.executed = 0
         self.failed = 0
+        #: Rows of SQLite's internal tables, not loaded.
+        self.internal_rows = 0
 
     def __enter__(self) -> QueryDatabase:
         return self
@@ -181,14 +190,21 @@ class QueryDatabase:
         self._taken.add(name.casefold())
         types = dict(zip(table.columns or [], table.types))
         body = ", ".join(f"{_quote(c)} {_TYPE.sub('', types.get(c, ''))[:40]}".rstrip() for c in columns)
-        self.conn.execute(f"CREATE TABLE {_quote(name)} ({body})")
+        try:
+            self.conn.execute(f"CREATE TABLE {_quote(name)} ({body})")
+        except sqlite3.Error as exc:
+            raise InputError(f"table {table.name!r} cannot be loaded into SQLite for the query ({exc}).") from exc
         return name, list(columns)
 
     def add_row(self, row: DumpRow) -> None:
+        if row.table.name.casefold().startswith("sqlite_"):
+            # SQLite's own bookkeeping (sqlite_sequence in a .dump): not data, and a name it reserves.
+            self.internal_rows += 1
+            return
         known = self._tables.get(id(row.table))
         columns = list(dict.fromkeys(row.columns))
         if known is None:
-            declared = row.table.columns if row.table.columns is not None else columns
+            declared = list(dict.fromkeys(row.table.columns)) if row.table.columns is not None else columns
             known = self._tables[id(row.table)] = self._create(row.table, declared)
         name, existing = known
         for column in columns:
@@ -214,7 +230,8 @@ class QueryDatabase:
     def add_statement(self, statement: Statement) -> None:
         """Keep a statement of the dump to offer to SQLite once the rows are in."""
         word = (first_keyword(statement.text) or "").upper()
-        if word not in NOT_OFFERED and not CREATE_TABLE.match(statement.text):
+        text = statement.text
+        if word not in NOT_OFFERED and not CREATE_TABLE.match(text) and not _TRIGGER.match(text):
             self._statements.append(statement)
 
     def finish(self) -> Iterator[tuple[int, str]]:

@@ -196,9 +196,12 @@ class StatementSplitter:
             if pos < len(text):
                 if text.startswith("/*", pos) and not _CONDITIONAL_OPEN.match(text, pos):
                     # A comment that goes on past this line.
-                    if not cur.extend():
-                        cur.pos = len(text)
-                        return False
+                    start = pos + 2
+                    while (end := cur.text.find("*/", start)) < 0:
+                        if not cur.next_line():
+                            return False
+                        start = 0
+                    cur.pos = end + 2
                     continue
                 cur.pos = pos
                 return True
