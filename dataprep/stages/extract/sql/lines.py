@@ -56,7 +56,7 @@ class DumpLines:
                 encoding = self.encoding
                 if encoding == "auto":
                     encoding = bom_encoding(raw.peek(4)[:4] if hasattr(raw, "peek") else b"") or "auto"
-                if encoding == "auto":
+                if encoding in ("auto", "utf-8-sig"):
                     yield from self._utf8(raw)
                 else:
                     yield from self._decoded(raw, encoding)

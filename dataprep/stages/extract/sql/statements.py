@@ -21,8 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlparse import lexer
-from sqlparse.engine.statement_splitter import StatementSplitter as SqlparseSplitter
+import sqlparse
 
 from dataprep.stages.extract.sql.dialects import Dialect
 from dataprep.stages.extract.sql.lines import Cursor
@@ -110,13 +109,14 @@ _CONTINUE = {
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
+_SENTINEL = "SELECT 1;"
+
+
 def sqlparse_complete(text: str) -> bool:
-    """Whether sqlparse's statement splitter sees ``text`` (ending in ``;``) as a complete
-    statement, rather than a ``;`` inside a ``BEGIN ... END`` body."""
-    splitter = SqlparseSplitter()
-    for _ in splitter.process(lexer.tokenize(text)):
-        pass
-    return splitter.consume_ws
+    """Whether sqlparse's splitter sees ``text`` (ending in ``;``) as a complete statement,
+    rather than one whose ``;`` sits inside a ``BEGIN ... END`` body: a statement put after
+    it comes out on its own only in the first case."""
+    return sqlparse.split(f"{text}\n{_SENTINEL}")[-1] == _SENTINEL
 
 
 class StatementSplitter:
