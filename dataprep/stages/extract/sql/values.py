@@ -374,7 +374,10 @@ class ValueParser:
             if _all_str(args):
                 return args[0].replace(args[1], args[2])
         if name in ("char", "nchar") and args and all(isinstance(a, Number) for a in args):
-            return "".join(chr(int(float(a))) for a in args)
+            try:
+                return "".join(chr(int(float(a))) for a in args)
+            except (ValueError, OverflowError):
+                pass
         if name == "unistr" and len(args) == 1 and isinstance(args[0], str):
             return _unistr(args[0])
         if name == "concat" and _all_str(args):
@@ -439,9 +442,7 @@ class ValueParser:
                     depth -= 1
                 pos += 1
             else:
-                pattern = {"'": self.single, '"': DOUBLE_BACKSLASH if self.backslash else DOUBLE, "`": BACKTICK}.get(
-                    char, BRACKET
-                )
+                pattern = {"'": self.single, '"': DOUBLE_BACKSLASH if self.backslash else DOUBLE, "`": BACKTICK}[char]
                 saved = cur.pos
                 self._quoted(cur, pattern, pos)
                 pos, cur.pos = cur.pos, saved
