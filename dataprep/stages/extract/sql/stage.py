@@ -284,7 +284,7 @@ class ExtractSql(SourceStage):
                 names = [t.name for t in dump.tables.values()]
                 want = self.config.table or ""
                 raise InputError(
-                    f"{path}: no table {want!r}{suggest(want, names)} The tables are: "
+                    f"{path}: no table {want!r}{suggest(want, names) or '.'} The tables are: "
                     + (", ".join(repr(n) for n in names) or "none (is this a SQL dump?)")
                 )
             self._mapping(path, f"table {table.name!r}", table.names())
@@ -356,7 +356,7 @@ class ExtractSql(SourceStage):
         for name in wanted:
             if name not in columns:
                 raise InputError(
-                    f"{path}: {what} has no column {name!r}{suggest(name, list(columns))} "
+                    f"{path}: {what} has no column {name!r}{suggest(name, list(columns)) or '.'} "
                     f"The columns are: {', '.join(columns)}"
                 )
         mapping.meta = (
