@@ -56,25 +56,26 @@ def _default_text(info: FieldInfo) -> str:
 
 
 def option_for(name: str, info: FieldInfo) -> click.Option:
-    """One click option for one config field."""
+    """One click option for one config field, named after its alias when it has one."""
     annotation = _strip_optional(info.annotation)
     origin = typing.get_origin(annotation)
     help_text = (info.description or "") + _default_text(info)
+    shown = info.alias or name
     if annotation is bool:
         return click.Option(
-            [f"{flag(name)}/--no-{name.replace('_', '-')}"], default=None, help=help_text, show_default=False
+            [f"{flag(shown)}/--no-{shown.replace('_', '-')}", name], default=None, help=help_text, show_default=False
         )
     if origin is Literal:
         choices = [str(c) for c in typing.get_args(annotation)]
-        return click.Option([flag(name)], type=click.Choice(choices), default=None, help=help_text)
+        return click.Option([flag(shown), name], type=click.Choice(choices), default=None, help=help_text)
     if origin in (list, tuple, set):
-        return click.Option([flag(name)], multiple=True, default=None, help=help_text + " (repeatable)")
+        return click.Option([flag(shown), name], multiple=True, default=None, help=help_text + " (repeatable)")
     if origin is dict:
         return click.Option(
-            [flag(name)], multiple=True, default=None, metavar="KEY=VALUE", help=help_text + " (repeatable)"
+            [flag(shown), name], multiple=True, default=None, metavar="KEY=VALUE", help=help_text + " (repeatable)"
         )
     kinds = {int: click.INT, float: click.FLOAT, str: click.STRING, Path: click.Path()}
-    return click.Option([flag(name)], type=kinds.get(annotation, click.STRING), default=None, help=help_text)
+    return click.Option([flag(shown), name], type=kinds.get(annotation, click.STRING), default=None, help=help_text)
 
 
 def config_options(config_cls: type[BaseModel]) -> list[click.Option]:
