@@ -108,7 +108,8 @@ class Dedup(RecordStage):
         # Within each group the first row after this sort is kept: longest (if asked), then earliest.
         primary = -size[grouped] if self.config.keep == "longest" else np.zeros(len(grouped), dtype=np.int64)
         order = np.lexsort((grouped, primary, labels))
-        first = np.concatenate([[True], labels[order][1:] != labels[order][:-1]])
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = labels[order][1:] != labels[order][:-1]
         kept = grouped[order][first]
         self._kept_of = dict(zip(self._labels[kept].tolist(), kept.tolist()))
         self._dropped = np.zeros(len(self._labels), dtype=bool)

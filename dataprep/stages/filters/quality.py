@@ -52,7 +52,9 @@ class FilterQualityConfig(StageConfig):
         description="Drop supervised records (input/output or chat) whose response is empty or missing.",
     )
     check_prompts: bool = Field(
-        False, description="Measure prompts too (input, user and system turns); by default only the response side."
+        False,
+        description="Also hold the prompt side (input, user and system turns) to the same limits, measured on "
+        "its own; by default only the response side is measured.",
     )
 
     @model_validator(mode="after")
@@ -124,7 +126,18 @@ class FilterQuality(RecordStage):
             return problem, "the record has no usable content"
         if cfg.reject_empty_output and _chat_without_answer(batch["messages"][i]):
             return "empty-output", "no assistant turn has any content"
-        text = "\n".join(get(batch, i, slot) for slot in slots(batch, i, prompts=cfg.check_prompts))
+        sides = [("response", slots(batch, i))]
+        if cfg.check_prompts:
+            sides.append(("prompt", slots(batch, i, responses=False, prompts=True)))
+        for side, chosen in sides:
+            if chosen:
+                reason, detail = self._measure("\n".join(get(batch, i, slot) for slot in chosen))
+                if reason:
+                    return reason, f"{side}: {detail}"
+        return None, None
+
+    def _measure(self, text: str) -> tuple[str | None, str | None]:
+        cfg = self.config
         words = text.split()
         for reason, value, limit, too_low in (
             ("too-few-chars", len(text), cfg.min_chars, True),
@@ -143,7 +156,7 @@ class FilterQuality(RecordStage):
             if limit is not None:
                 share = measure()
                 if share > limit:
-                    return reason, f"share {share:.2f} > {limit}"
+                    return reason, f"share {share:.2f}; the maximum is {limit}"
         return None, None
 
 

@@ -16,6 +16,7 @@ of phrases. Matches must sit on word boundaries: "bias" does not match "biased".
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from bisect import bisect_right
@@ -324,15 +325,27 @@ class FilterSlopConfig(StageConfig):
 
 
 def build_matcher(config: FilterSlopConfig) -> PhraseMatcher:
-    """The matcher for a config: built-in lists first, your lists override them."""
+    """The matcher for a config: built-in lists first, your lists override them.
+
+    Matchers are immutable, so one built from the same lists (files unchanged) is reused.
+    """
+    files = []
+    for entry in config.phrase_lists:
+        stat = Path(_pair(entry, "phrase_lists")[1]).stat()
+        files.append((entry, stat.st_mtime_ns, stat.st_size))
+    return _cached_matcher(tuple(config.builtin_lists), tuple(files), tuple(config.regexes))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_matcher(builtin_lists: tuple[str, ...], files: tuple, regex_entries: tuple[str, ...]) -> PhraseMatcher:
     phrases: dict[str, str] = {}
     exceptions: list[str] = []
-    for category in config.builtin_lists:
+    for category in builtin_lists:
         listed, excepted = load_phrase_file(PHRASE_DIR / f"{category}.txt")
         phrases.update(dict.fromkeys(listed, category))
         exceptions += excepted
     owner: dict[str, tuple[str, str]] = {}
-    for entry in config.phrase_lists:
+    for entry, _, _ in files:
         category, path = _pair(entry, "phrase_lists")
         listed, excepted = load_phrase_file(Path(path))
         for phrase in listed:
@@ -345,7 +358,7 @@ def build_matcher(config: FilterSlopConfig) -> PhraseMatcher:
             owner[phrase] = (category, path)
             phrases[phrase] = category
         exceptions += excepted
-    regexes = [_pair(entry, "regexes") for entry in config.regexes]
+    regexes = [_pair(entry, "regexes") for entry in regex_entries]
     return PhraseMatcher(phrases, dict.fromkeys(exceptions), regexes)
 
 
