@@ -29,10 +29,17 @@ def record_problem(batch: Batch, i: int) -> str | None:
     batches that come from elsewhere (Parquet written by another tool, a
     stage called from Python), so a bad record is rejected, never a crash.
     """
+    text, prompt, answer = batch["text"][i], batch["input"][i], batch["output"][i]
+    meta = batch["meta"][i] if "meta" in batch else None
+    # The two common shapes, checked without building a dict (this runs for every record).
+    if batch["messages"][i] is None and (meta is None or type(meta) is dict):
+        if text is None and type(prompt) is str and type(answer) is str and answer and not answer.isspace():
+            return None
+        if prompt is None and answer is None and type(text) is str and text and not text.isspace():
+            return None
     row: dict[str, Any] = {name: batch[name][i] for name in CONTENT_COLUMNS if name in batch}
     if not any(row.get(name) is not None for name in CONTENT_COLUMNS):
         return "missing-content"
-    meta = batch.get("meta", [None] * (i + 1))[i]
     row["meta"] = meta if meta is None or isinstance(meta, dict) else "bad"
     return check_record(row)
 
