@@ -12,11 +12,15 @@ def test_sample_pipeline_exercises_every_cleaning_action(tmp_path):
     text = text.replace("inputs: [sample_data/faq.csv]", f"inputs: [{REPO / 'sample_data' / 'faq.csv'}]")
     pipeline_file = tmp_path / "sample.yml"
     pipeline_file.write_text(text, encoding="utf-8")
-    stats = {r.name: r.stats for r in run_pipeline(load_pipeline(pipeline_file), quiet=True)}
+    results = run_pipeline(load_pipeline(pipeline_file), quiet=True)
+    stats = {r.name: r.stats for r in results}
+    folders = {r.name: r.folder for r in results}
     slop = stats["filter-slop"]
     assert {"slop-refusal", "slop-density"} <= set(slop["dropped"])
     assert slop["extra"]["records"]["stripped"] > 0 and slop["extra"]["records"]["flagged"] > 0
     assert {"non-alpha", "repeated-lines", "too-few-words"} <= set(stats["filter-quality"]["dropped"])
     assert {"duplicate", "near-duplicate"} <= set(stats["dedup"]["dropped"])
-    dropped = [json.loads(line) for line in (tmp_path / "run" / "05-dedup" / "rejects.jsonl").read_text().splitlines()]
+    dropped = [
+        json.loads(line) for line in (tmp_path / "run" / folders["dedup"] / "rejects.jsonl").read_text().splitlines()
+    ]
     assert all(r["record"]["meta"]["dup_group"] for r in dropped)
