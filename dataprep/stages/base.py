@@ -168,6 +168,15 @@ class Stage:
         self.config = config
         self.ctx = ctx or StageContext()
 
+    @classmethod
+    def referenced_files(cls, config: StageConfig) -> list[Path]:
+        """Files or folders the options point at (phrase lists, a local model).
+
+        The runner folds their sizes and modification times into the stage's
+        fingerprint, so editing one reruns the stage.
+        """
+        return []
+
     def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
         output = StageOutput(Path(out), folder_only=self.folder_output)
