@@ -72,8 +72,8 @@ def compare(
         baseline=baseline,
         records=records,
         megabytes=round(megabytes, 2),
-        seconds=round(our_seconds, 4),
-        baseline_seconds=round(base_seconds, 4),
+        seconds=our_seconds,
+        baseline_seconds=base_seconds,
         ratio=round(base_seconds / our_seconds, 3),
         peak_rss_mb=round(peak_rss_mb(), 1),
     )
