@@ -7,6 +7,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -87,7 +88,7 @@ def _record_panel(record: dict[str, Any]) -> Panel:
         k: v for k, v in record.items() if k not in {"id", "text", "input", "output", "messages", "source", "meta"}
     }
     for key, value in extras.items():
-        shown = value if not isinstance(value, list) or len(value) <= 8 else f"[{len(value)} values]"
+        shown = f"[{len(value)} values]" if isinstance(value, (list, np.ndarray)) and len(value) > 8 else value
         body.append(f"{key}: ", style="dim")
         body.append(f"{shown}\n", style="dim")
     if meta:

@@ -69,7 +69,17 @@ def extra_column(values: Any, kind: pa.DataType | None = None) -> pa.Array:
 
 
 def table_to_batch(table: pa.Table | pa.RecordBatch) -> Batch:
+    """A column-oriented batch; fixed-size list columns (embeddings) come back as 2-D numpy arrays."""
+    vectors = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_fixed_size_list(column.type) and column.null_count == 0:
+            array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            vectors[name] = array.flatten().to_numpy(zero_copy_only=False).reshape(len(array), column.type.list_size)
+    if vectors:
+        table = table.drop_columns(list(vectors))
     batch = table.to_pydict()
+    batch.update(vectors)
     if "meta" in batch:
         batch["meta"] = [json.loads(v) if v else {} for v in batch["meta"]]
     for name in CORE_COLUMNS:

@@ -40,8 +40,13 @@ class _GzipText:
             fileobj.close()
 
 
+def _plain(value: Any) -> Any:
+    # numpy vectors and scalars (embeddings, distances) as JSON numbers, not their repr.
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
 def _json_line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=False, default=str) + "\n"
+    return json.dumps(obj, ensure_ascii=False, sort_keys=False, default=_plain) + "\n"
 
 
 class ParquetShardWriter:

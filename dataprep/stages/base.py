@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
@@ -295,10 +296,12 @@ def split_rejects(batch: Batch, output: StageOutput, stats: StageStats) -> Batch
         return batch
     keep = [i for i, reason in enumerate(reasons) if not reason]
     names = list(batch)
+    # Vector columns (2-D numpy arrays) stay arrays and stay out of the rejects file.
+    scalar_names = [name for name in names if not isinstance(batch[name], np.ndarray)]
     for i, reason in enumerate(reasons):
         if reason:
             stats.drop(reason)
-            record = {name: batch[name][i] for name in names}
+            record = {name: batch[name][i] for name in scalar_names}
             output.rejects.write(
                 reason,
                 source=record.get("source"),
@@ -306,4 +309,7 @@ def split_rejects(batch: Batch, output: StageOutput, stats: StageStats) -> Batch
                 record=record,
                 detail=details[i] if details else None,
             )
-    return {name: [batch[name][i] for i in keep] for name in names}
+    return {
+        name: batch[name][keep] if isinstance(batch[name], np.ndarray) else [batch[name][i] for i in keep]
+        for name in names
+    }

@@ -1,0 +1,78 @@
+"""cluster's k-means (torch, k-means++) against ``faiss.Kmeans`` and scikit-learn ``KMeans``.
+
+``records`` unit vectors of 384 dimensions drawn around 100 centres, k=100, exactly 20
+Lloyd iterations for everyone (tol=0), faiss on all points (no subsampling). scikit-learn
+runs once (it takes minutes); the others take the best of three.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import normalized_mutual_info_score
+
+from benchmarks.common import Result, compare
+from dataprep.stages.diversity.kmeans import assign, fit_kmeans, inertia
+
+DIM, K, ITERATIONS = 384, 100, 20
+
+
+def vectors(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(K, DIM)).astype(np.float32)
+    truth = rng.integers(0, K, n)
+    x = centres[truth] + rng.normal(scale=1.5, size=(n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), truth
+
+
+def run(records: int, workdir: Path) -> list[Result]:
+    import faiss
+    from sklearn.cluster import KMeans
+
+    x, truth = vectors(records)
+    megabytes = x.nbytes / 1e6
+    fitted: dict[str, np.ndarray] = {}
+
+    def ours() -> None:
+        fitted["ours"] = fit_kmeans(x, K, seed=0, max_iter=ITERATIONS, tol=0)
+
+    def ours_torch() -> None:
+        fitted["ours (torch engine)"] = fit_kmeans(x, K, seed=0, max_iter=ITERATIONS, tol=0, engine="torch")
+
+    def with_faiss() -> None:
+        km = faiss.Kmeans(DIM, K, niter=ITERATIONS, seed=1, max_points_per_centroid=len(x), verbose=False)
+        km.train(x)
+        fitted["faiss"] = km.centroids
+
+    def with_sklearn() -> None:
+        km = KMeans(K, init="k-means++", n_init=1, max_iter=ITERATIONS, tol=0, random_state=0).fit(x)
+        fitted["sklearn"] = km.cluster_centers_.astype(np.float32)
+
+    results = [
+        compare(
+            "cluster",
+            "k-means torch engine vs faiss",
+            "faiss.Kmeans all points",
+            records,
+            megabytes,
+            ours_torch,
+            with_faiss,
+        ),
+        compare("cluster", "k-means k=100 vs faiss", "faiss.Kmeans all points", records, megabytes, ours, with_faiss),
+        compare(
+            "cluster", "k-means k=100 vs sklearn", "sklearn KMeans k-means++", records, megabytes, ours, with_sklearn, 1
+        ),
+    ]
+    for name, centroids in fitted.items():
+        nmi = normalized_mutual_info_score(truth, assign(x, centroids)[0])
+        print(f"  {name}: NMI to the true centres {nmi:.4f}, inertia {inertia(x, centroids):,.1f}", flush=True)
+    torch_line, faiss_line, sklearn_line = results
+    print(
+        f"  ours {faiss_line.seconds:.2f}s (best of 3), faiss {faiss_line.baseline_seconds:.2f}s (best of 3): "
+        f"{faiss_line.seconds / faiss_line.baseline_seconds:.2f}x faiss's time; torch engine {torch_line.seconds:.2f}s "
+        f"({torch_line.seconds / torch_line.baseline_seconds:.2f}x); sklearn {sklearn_line.baseline_seconds:.2f}s "
+        f"(once): ours is {sklearn_line.ratio:.1f}x faster",
+        flush=True,
+    )
+    return results

@@ -1,0 +1,122 @@
+"""embed's encoder (ONNX Runtime, int8, on a CPU) against plain ``SentenceTransformer.encode``.
+
+Three text lengths (about 15, 40 and 150 words), the same texts for both, in one process.
+Agreement: k-means centroids are fitted on the float32 vectors (sentence-transformers'
+own), then both sets of vectors are assigned to them; the NMI between the two assignments
+is printed (1.0 means every text lands in the same cluster). Also printed: the NMI between
+two k-means fits, one on each set of vectors, with k the number of topics.
+
+Embedding is slow on a CPU, so ``--records`` is capped per length (800, 300, 100). The two
+encoders run alternately, three rounds, best of each: on a machine shared with other work,
+timing one after the other measures the neighbours' load as much as the encoders.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import normalized_mutual_info_score
+
+from benchmarks.common import Result, best_of, peak_rss_mb
+from benchmarks.corpus import TOPICS, sentence
+from dataprep.stages.diversity.encoder import DEFAULT_MODEL, load_encoder, resolve_model
+from dataprep.stages.diversity.kmeans import assign, fit_kmeans
+
+LENGTHS = {"short ~15 words": (15, 800), "medium ~40 words": (40, 300), "long ~150 words": (150, 100)}
+ROUNDS = 3
+
+
+def texts_of_length(words: int, count: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """``count`` texts of about ``words`` words, each on one topic, and their topics."""
+    rng = random.Random(seed)
+    texts, topics = [], []
+    for _ in range(count):
+        topic = rng.choice(list(TOPICS))
+        target = max(5, int(rng.gauss(words, words / 5)))
+        parts, total = [], 0
+        while total < target:
+            size = min(target - total, rng.randint(8, 18))
+            parts.append(sentence(rng, topic, max(size, 3)))
+            total += size
+        texts.append(" ".join(parts))
+        topics.append(topic)
+    return texts, topics
+
+
+def agreement(exact: np.ndarray, fast: np.ndarray, k: int) -> tuple[float, float]:
+    """NMI of the two paths' cluster assignments: to the float32 path's centroids, and refitted on each."""
+    centroids = fit_kmeans(exact, k, seed=0)
+    same_centroids = normalized_mutual_info_score(assign(exact, centroids)[0], assign(fast, centroids)[0])
+    fit_exact = assign(exact, fit_kmeans(exact, k, seed=0))[0]
+    fit_fast = assign(fast, fit_kmeans(fast, k, seed=0))[0]
+    return same_centroids, normalized_mutual_info_score(fit_exact, fit_fast)
+
+
+def interleaved(
+    what: str, baseline: str, records: int, megabytes: float, ours: Callable[[], Any], theirs: Callable[[], Any]
+) -> Result:
+    """Like :func:`benchmarks.common.compare`, with the two runs alternating."""
+    best_ours, best_theirs = float("inf"), float("inf")
+    for _ in range(ROUNDS):
+        best_theirs = min(best_theirs, best_of(theirs, 1)[0])
+        best_ours = min(best_ours, best_of(ours, 1)[0])
+    return Result(
+        bench="embed",
+        what=what,
+        baseline=baseline,
+        records=records,
+        megabytes=round(megabytes, 2),
+        seconds=round(best_ours, 4),
+        baseline_seconds=round(best_theirs, 4),
+        ratio=round(best_theirs / best_ours, 3),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+    )
+
+
+def one_length(label: str, texts: list[str], topics: list[str], ours: Any, baseline: Any) -> Result:
+    out: dict[str, np.ndarray] = {}
+
+    def run_ours() -> None:
+        out["fast"] = ours.encode(texts)
+
+    def run_baseline() -> None:
+        out["exact"] = baseline.encode(texts)
+
+    megabytes = sum(len(t.encode()) for t in texts) / 1e6
+    what, base = f"onnx-int8 {label}", "SentenceTransformer.encode"
+    result = interleaved(what, base, len(texts), megabytes, run_ours, run_baseline)
+    exact = out["exact"] / np.linalg.norm(out["exact"], axis=1, keepdims=True)
+    k = len(set(topics))
+    same, refit = agreement(exact, out["fast"], k)
+    same_20, refit_20 = agreement(exact, out["fast"], 20)
+    # How much k=20 refits move on their own: two float32 fits, seeds 0 and 1.
+    floor_20 = normalized_mutual_info_score(
+        assign(exact, fit_kmeans(exact, 20, seed=0))[0], assign(exact, fit_kmeans(exact, 20, seed=1))[0]
+    )
+    cosine = (exact * out["fast"]).sum(1)
+    print(
+        f"  {label}: {len(texts)} texts; ours {result.records_per_second:,.1f}/s, "
+        f"baseline {len(texts) / result.baseline_seconds:,.1f}/s, ratio {result.ratio:.2f}x; "
+        f"NMI k={k}: same centroids {same:.4f}, refit {refit:.4f}; "
+        f"k=20 (splits topics): same centroids {same_20:.4f}, refit {refit_20:.4f} "
+        f"(float32 vs float32, another seed: {floor_20:.4f}); "
+        f"cosine to float32 min {cosine.min():.4f} mean {cosine.mean():.4f}",
+        flush=True,
+    )
+    return result
+
+
+def run(records: int, workdir: Path) -> list[Result]:
+    from sentence_transformers import SentenceTransformer
+
+    baseline = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
+    ours = load_encoder(DEFAULT_MODEL, "cpu", "onnx-int8", None, 32, workdir / "cache")
+    results = []
+    for label, (words, cap) in LENGTHS.items():
+        texts, topics = texts_of_length(words, min(records, cap))
+        results.append(one_length(label, texts, topics, ours, baseline))
+    return results

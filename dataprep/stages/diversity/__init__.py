@@ -1,0 +1,1 @@
+"""Diversity: sentence embeddings, k-means clusters, balanced selection and semantic dedup."""

@@ -1,0 +1,417 @@
+"""``cluster``: k-means over the embeddings, then (optionally) semantic dedup and a diverse selection.
+
+Every record gets ``meta.cluster`` and ``meta.centroid_distance`` (1 - cosine to its
+centroid). With ``--dedup-threshold``, a record at or above that cosine similarity to an
+earlier kept record of its cluster is dropped as ``semantic-duplicate``; with ``--select``,
+the records left over the per-cluster quotas are dropped as ``not-selected``.
+
+Memory: the vectors are streamed into a float32 file beside the output and memory-mapped;
+only the fit sample (``--fit-fraction``) and one cluster at a time (for dedup) are loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from dataprep.errors import InputError
+from dataprep.io.readers import RECORD_SUFFIXES, resolve_inputs
+from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
+from dataprep.stages import RecordStage, StageConfig, register
+from dataprep.stages.base import StageOutput, StageStats
+from dataprep.stages.diversity.embed import EMBEDDING_COLUMN, EmbedConfig, Embedder
+from dataprep.stages.diversity.encoder import DEFAULT_MODEL
+from dataprep.stages.diversity.kmeans import assign, choose_k, fit_kmeans
+from dataprep.stages.diversity.report import ClusterReport, write_report
+from dataprep.stages.diversity.select import select, target_count
+from dataprep.stages.diversity.semdedup import semantic_duplicates
+from dataprep.stages.diversity.text import DEFAULT_FIELDS, record_texts
+
+log = logging.getLogger("dataprep")
+
+# Per-record outcome codes, kept in one small array for millions of records.
+KEPT, NOT_SELECTED, DUPLICATE, EMPTY, NO_VECTOR = range(5)
+REASONS = {
+    NOT_SELECTED: "not-selected",
+    DUPLICATE: "semantic-duplicate",
+    EMPTY: "empty-text",
+    NO_VECTOR: "bad-embedding",
+}
+ASSIGN_BLOCK = 65_536
+
+
+class ClusterConfig(StageConfig):
+    """Options of ``cluster``."""
+
+    k: int | Literal["auto"] = Field(
+        "auto",
+        description="Number of clusters, or auto: the k between 2 and sqrt(n) (at most 100) with the best "
+        "mean silhouette on a sample. Lowered, with a warning, when there are fewer records.",
+    )
+    fit_fraction: float = Field(
+        1.0, description="Fit the centroids on this fraction of the records (a seeded sample), then assign all."
+    )
+    max_iter: int = Field(50, description="Most Lloyd iterations.")
+    tol: float = Field(
+        1e-4,
+        description="Stop when centroids move less than this times the data variance (GPU/torch; on a CPU "
+        "faiss runs every iteration, each takes well under a second per 100k records).",
+    )
+    select: int | float | None = Field(
+        None, description="Keep this many records (1000) or this fraction (0.25); the rest go to rejects."
+    )
+    strategy: Literal["balanced", "proportional"] = Field(
+        "balanced",
+        description="balanced: the same quota per cluster, what small clusters cannot fill shared by the rest; "
+        "proportional: quotas follow cluster sizes.",
+    )
+    within: Literal["spread", "nearest", "farthest", "random"] = Field(
+        "spread",
+        description="Which records a cluster's quota takes: spread (one per sub-cluster, so they cover the "
+        "cluster), nearest the centroid (the most typical), farthest (the most unusual), or random.",
+    )
+    dedup_threshold: float | None = Field(
+        None, description="Drop a record whose cosine similarity to an earlier kept one in its cluster is >= this."
+    )
+    report: str | None = Field(
+        "auto",
+        description="Folder for report.html and clusters.png; auto: report/ in the output folder "
+        "(OUT.report/ beside a .jsonl output); none: no report.",
+    )
+    report_sample: int = Field(2000, description="Records drawn on the report's 2-D map.")
+    keep_embeddings: bool = Field(True, description="Keep the embedding column in the output.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="Where to embed and run k-means: auto picks CUDA, then MPS, then CPU."
+    )
+    model: str = Field(DEFAULT_MODEL, description="Embedding model, used when the input has no embedding column.")
+    fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FIELDS),
+        description="Fields to embed (when the input has no embeddings) and to show in the report.",
+    )
+    cache_dir: Path | None = Field(None, description="Embedding cache folder (see embed).")
+
+    @field_validator("k")
+    @classmethod
+    def _k(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("k must be at least 1, or auto")
+        return value
+
+    @field_validator("fit_fraction")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("fit_fraction must be above 0 and at most 1")
+        return value
+
+    @field_validator("select")
+    @classmethod
+    def _select(cls, value: int | float | None) -> int | float | None:
+        if value is not None and (value <= 0 or (isinstance(value, float) and value > 1 and not value.is_integer())):
+            raise ValueError("select must be a count (1000) or a fraction between 0 and 1 (0.25)")
+        return value
+
+    @field_validator("dedup_threshold")
+    @classmethod
+    def _threshold(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1:
+            raise ValueError("dedup_threshold must be a cosine similarity above 0 and at most 1, e.g. 0.95")
+        return value
+
+    @model_validator(mode="after")
+    def _positive(self) -> ClusterConfig:
+        if self.max_iter < 1:
+            raise ValueError("max_iter must be at least 1")
+        if self.report_sample < 1:
+            raise ValueError("report_sample must be at least 1")
+        return self
+
+    def embed_config(self) -> EmbedConfig:
+        return EmbedConfig(model=self.model, device=self.device, fields=self.fields, cache_dir=self.cache_dir)
+
+
+def _unit_hash(record_id: str, seed: int) -> float:
+    """A uniform number in [0, 1) from the record id: a sample that needs no count and no order."""
+    digest = hashlib.blake2b(f"{seed}\0{record_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def batch_vectors(batch: Batch) -> np.ndarray | None:
+    """The batch's embedding column as a float32 array, or None when it has none."""
+    values = batch.get(EMBEDDING_COLUMN)
+    if values is None:
+        return None
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float32, copy=False)
+    dims = {len(v) for v in values if v is not None}
+    if len(dims) > 1:
+        raise InputError(f"the {EMBEDDING_COLUMN} column holds vectors of different sizes {sorted(dims)}.")
+    dim = dims.pop() if dims else 0
+    out = np.zeros((len(values), dim), np.float32)
+    for i, v in enumerate(values):
+        if v is not None:
+            out[i] = v
+    return out
+
+
+@register
+class Cluster(RecordStage):
+    """Cluster records by embedding (k-means); optionally drop near-duplicates and select a diverse subset."""
+
+    name = "cluster"
+    Config = ClusterConfig
+    config: ClusterConfig
+    batch_size = 4096
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._summary: dict[str, Any] = {}
+        self._work: Path | None = None
+        self._embedder: Embedder | None = None
+        self._wanted_texts: dict[int, str | None] = {}
+        self._embedded_here = False
+        self._position = 0
+        self.n = 0
+
+    # -- the passes -------------------------------------------------------------------------
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        resolve_inputs(inputs, RECORD_SUFFIXES)
+        self._work = output.folder / ".work"
+        self._work.mkdir(parents=True, exist_ok=True)
+        self._output = output
+        try:
+            super().execute(inputs, output, stats)
+            if self.n and self.config.report != "none":
+                target = self._report_folder(output)
+                self._summary["report"] = str(output.path / "report" if target.parent == output.folder else target)
+                write_report(self._report_data(), target)
+                stats.extra.update(self._summary)
+        finally:
+            shutil.rmtree(self._work, ignore_errors=True)
+            if self._embedder is not None:
+                self._embedder.close()
+
+    def _report_folder(self, output: StageOutput) -> Path:
+        if self.config.report not in (None, "auto"):
+            return Path(self.config.report)
+        return Path(f"{output.path}.report") if output.jsonl else output.folder / "report"
+
+    def fit(self, inputs: list[Path | str]) -> None:
+        cfg, seed = self.config, self.ctx.seed
+        self._read_vectors(inputs)
+        n = self.n
+        self.labels = np.zeros(n, np.int64)
+        self.distances = np.zeros(n, np.float32)
+        self.copy_of = np.full(n, -1, np.int64)
+        self.similarity = np.zeros(n, np.float32)
+        valid = self.outcome == KEPT
+        n_valid = int(valid.sum())
+        if not n_valid:
+            self.k = 0
+            return
+        vectors = np.memmap(self._vector_file, np.float32, "r", shape=(n, self.dim))
+        fit_rows = np.flatnonzero(valid & self._in_fit)
+        if len(fit_rows) < min(n_valid, 2):
+            fit_rows = np.flatnonzero(valid)
+        sample = np.asarray(vectors[fit_rows])
+        k = cfg.k
+        if k == "auto":
+            k, scores = choose_k(sample, seed=seed, device=cfg.device)
+            self._summary["k_auto_silhouette"] = {str(c): round(s, 4) for c, s in scores.items()}
+        if k > len(sample):
+            log.warning(
+                "cluster: %d records to fit for k=%d; using k=%d (give a smaller --k or more records)",
+                len(sample),
+                k,
+                len(sample),
+            )
+            self._summary["k_lowered_from"] = k
+            k = len(sample)
+        self.k = int(k)
+        self.centroids = fit_kmeans(sample, self.k, seed=seed, max_iter=cfg.max_iter, tol=cfg.tol, device=cfg.device)
+        for start in range(0, n, ASSIGN_BLOCK):
+            block = slice(start, min(start + ASSIGN_BLOCK, n))
+            self.labels[block], self.distances[block] = assign(np.asarray(vectors[block]), self.centroids, cfg.device)
+        if cfg.dedup_threshold is not None:
+            self.copy_of, self.similarity = semantic_duplicates(vectors, self.labels, valid, cfg.dedup_threshold)
+            self.outcome[self.copy_of >= 0] = DUPLICATE
+        if cfg.select is not None:
+            eligible = self.outcome == KEPT
+            total = target_count(cfg.select, int(eligible.sum()))
+            chosen = select(
+                self.labels,
+                self.distances,
+                eligible,
+                total,
+                strategy=cfg.strategy,
+                within=cfg.within,
+                seed=seed,
+                vectors=vectors,
+            )
+            self.outcome[eligible & ~chosen] = NOT_SELECTED
+        self._plan_report(vectors, valid)
+        sizes = np.bincount(self.labels[valid], minlength=self.k)
+        self._summary.update(
+            {
+                "k": self.k,
+                "fit_records": len(fit_rows),
+                "cluster_sizes": sizes.tolist(),
+                "kept_per_cluster": np.bincount(self.labels[self.outcome == KEPT], minlength=self.k).tolist(),
+            }
+        )
+
+    def _read_vectors(self, inputs: list[Path | str]) -> None:
+        """Pass 1: stream every record's vector (embedding it if needed) into a float32 file."""
+        assert self._work is not None
+        self._vector_file = self._work / "vectors.f32"
+        ids: list[str] = []
+        outcome: list[np.ndarray] = []
+        in_fit: list[np.ndarray] = []
+        self.dim = 0
+        self._embedded_here = False
+        with open(self._vector_file, "wb") as sink:
+            for read in self.read_batches(inputs):
+                size = batch_len(read.batch)
+                if not size:
+                    continue
+                vectors, status = self._vectors_of(read.batch)
+                if self.dim and vectors.shape[1] != self.dim:
+                    raise InputError(f"embeddings of {vectors.shape[1]} and {self.dim} dimensions are mixed.")
+                self.dim = vectors.shape[1]
+                sink.write(np.ascontiguousarray(vectors, np.float32).tobytes())
+                ids.extend(read.batch["id"])
+                outcome.append(status)
+                fraction = self.config.fit_fraction
+                in_fit.append(np.array([_unit_hash(i, self.ctx.seed) < fraction for i in read.batch["id"]]))
+        self.ids = ids
+        self.n = len(ids)
+        self.outcome = np.concatenate(outcome) if outcome else np.zeros(0, np.int8)
+        self._in_fit = np.concatenate(in_fit) if in_fit else np.zeros(0, bool)
+
+    def _vectors_of(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        vectors = batch_vectors(batch)
+        status = np.full(batch_len(batch), KEPT, np.int8)
+        if vectors is not None and vectors.shape[1]:
+            norms = np.linalg.norm(vectors, axis=1)
+            status[~np.isfinite(norms) | (norms < 1e-6)] = NO_VECTOR
+            vectors = vectors / np.where(norms > 1e-6, norms, 1)[:, None]
+            return np.nan_to_num(vectors), status
+        if self._embedder is None:
+            self._embedder = Embedder(self.config.embed_config())
+            self._embedded_here = True
+        texts = record_texts(batch, self.config.fields)
+        usable = [i for i, t in enumerate(texts) if t]
+        vectors = np.zeros((len(texts), self._embedder.encoder.dim), np.float32)
+        if usable:
+            vectors[usable] = self._embedder.embed([texts[i] for i in usable])
+        status[[i for i, t in enumerate(texts) if not t]] = EMPTY
+        return vectors, status
+
+    # -- pass 2: the records, annotated -------------------------------------------------------
+
+    def process(self, batch: Batch) -> Batch:
+        n = batch_len(batch)
+        start = self._position
+        self._position += n
+        rows = range(start, start + n)
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        for i, row in enumerate(rows):
+            code = int(self.outcome[row])
+            if code in (KEPT, NOT_SELECTED, DUPLICATE):
+                meta = dict(batch["meta"][i] or {})
+                meta["cluster"] = int(self.labels[row])
+                meta["centroid_distance"] = round(float(self.distances[row]), 6)
+                batch["meta"][i] = meta
+            reasons.append(REASONS.get(code))
+            details.append(self._detail(code, row))
+            if row in self._wanted_texts:
+                self._wanted_texts[row] = record_texts({k: [v[i]] for k, v in batch.items()}, self.config.fields)[0]
+        if self._embedded_here and self.config.keep_embeddings:
+            vectors = np.memmap(self._vector_file, np.float32, "r", shape=(self.n, self.dim))
+            batch[EMBEDDING_COLUMN] = np.array(vectors[start : start + n])
+        elif not self.config.keep_embeddings:
+            batch.pop(EMBEDDING_COLUMN, None)
+        elif isinstance(batch.get(EMBEDDING_COLUMN), list):
+            batch[EMBEDDING_COLUMN] = batch_vectors(batch)
+        batch[REJECT_COLUMN] = reasons
+        batch[REJECT_DETAIL_COLUMN] = details
+        return batch
+
+    def _detail(self, code: int, row: int) -> str | None:
+        if code == DUPLICATE:
+            return f"cosine {self.similarity[row]:.4f} to {self.ids[self.copy_of[row]]} in cluster {self.labels[row]}"
+        if code == NOT_SELECTED:
+            return f"over the quota of cluster {self.labels[row]}"
+        if code == EMPTY:
+            return f"nothing to embed in {', '.join(self.config.fields)}, text or messages"
+        if code == NO_VECTOR:
+            return "the embedding is missing, zero or not finite"
+        return None
+
+    def read_batches(self, inputs: list[Path | str]) -> Any:
+        self._position = 0
+        return super().read_batches(inputs)
+
+    # -- the report ---------------------------------------------------------------------------
+
+    def _plan_report(self, vectors: np.ndarray, valid: np.ndarray) -> None:
+        """Choose the records the report shows; their texts are picked up in pass 2."""
+        rng = np.random.default_rng(self.ctx.seed)
+        rows = np.flatnonzero(valid)
+        self._map_rows = np.sort(rng.choice(rows, min(len(rows), self.config.report_sample), replace=False))
+        self._map_vectors = np.asarray(vectors[self._map_rows])
+        text_rows = np.sort(rng.choice(rows, min(len(rows), 20_000), replace=False))
+        self._examples: dict[int, list[int]] = {}
+        order = rows[np.lexsort((rows, self.distances[rows], self.labels[rows]))]
+        for row in order:
+            chosen = self._examples.setdefault(int(self.labels[row]), [])
+            if len(chosen) < 3:
+                chosen.append(int(row))
+        example_rows = [r for rs in self._examples.values() for r in rs]
+        wanted = {int(r) for r in text_rows} | set(example_rows)
+        self._wanted_texts = dict.fromkeys(sorted(wanted)) if self.config.report != "none" else {}
+        self._text_rows = text_rows
+
+    def _report_data(self) -> ClusterReport:
+        valid = np.isin(self.outcome, (KEPT, NOT_SELECTED, DUPLICATE))
+        labels = self.labels[valid]
+        outcome = self.outcome[valid]
+        dropped = {
+            REASONS[code]: np.bincount(labels[outcome == code], minlength=self.k)
+            for code in (NOT_SELECTED, DUPLICATE)
+            if (outcome == code).any()
+        }
+        cfg = self.config
+        settings = {
+            "records clustered": f"{int(valid.sum()):,}",
+            "k": f"{self.k}" + (" (auto: best silhouette)" if cfg.k == "auto" else ""),
+            "fit on": f"{self._summary.get('fit_records', 0):,} records (fit_fraction {cfg.fit_fraction})",
+            "dedup threshold": cfg.dedup_threshold if cfg.dedup_threshold is not None else "off",
+            "selection": f"{cfg.select} ({cfg.strategy}, {cfg.within})" if cfg.select is not None else "off",
+            "kept": f"{int((outcome == KEPT).sum()):,}",
+        }
+        return ClusterReport(
+            k=self.k,
+            sizes=np.bincount(labels, minlength=self.k),
+            kept=np.bincount(labels[outcome == KEPT], minlength=self.k),
+            dropped=dropped,
+            vectors=self._map_vectors,
+            labels=self.labels[self._map_rows],
+            kept_mask=self.outcome[self._map_rows] == KEPT,
+            texts=[self._wanted_texts[int(r)] or "" for r in self._text_rows],
+            text_labels=[int(self.labels[r]) for r in self._text_rows],
+            examples={c: [self._wanted_texts[r] or "" for r in rows] for c, rows in self._examples.items()},
+            settings=settings,
+            seed=self.ctx.seed,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return self._summary

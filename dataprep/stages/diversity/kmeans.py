@@ -1,0 +1,250 @@
+"""k-means: greedy k-means++ seeding, then Lloyd iterations in faiss (CPU) or torch (GPU).
+
+Chosen by measurement (benchmarks/bench_cluster.py, 100k x 384, k=100, 20 iterations on a
+2-core CPU): faiss's Lloyd iterations took about 0.06 s each, torch's best (one GEMM per
+block, large blocks) about 0.13 s, so on a CPU the iterations run in faiss, seeded with our
+k-means++ centroids (faiss alone seeds at random). On a GPU, or without faiss, they run in
+torch. Fitting (:func:`fit_kmeans`) is kept apart from assigning (:func:`assign`):
+assignment is a pure function of a block of vectors and the centroids, so it streams over
+any number of records, in any executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+log = logging.getLogger("dataprep")
+
+#: Elements of one (rows x k) distance block: 8M floats, 32 MB.
+BLOCK_ELEMENTS = 1 << 23
+
+
+def _device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _writable(x: np.ndarray) -> np.ndarray:
+    """float32, C-ordered and writable (torch refuses read-only memory maps)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return x if x.flags.writeable else x.copy()
+
+
+def _sq_norms(x: torch.Tensor) -> torch.Tensor:
+    return (x * x).sum(1)
+
+
+def _augment(x: torch.Tensor) -> torch.Tensor:
+    """``[x, 1]``: with :func:`_augment_centroids`, one matrix product gives ``||c||^2 - 2 x.c``."""
+    return torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device)], 1)
+
+
+def _augment_centroids(centroids: torch.Tensor) -> torch.Tensor:
+    return torch.cat([-2 * centroids, _sq_norms(centroids)[:, None]], 1)
+
+
+def _nearest_augmented(x_aug: torch.Tensor, c_aug: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest centroid of each row and ``||x - c||^2 - ||x||^2`` (the part that depends on c).
+
+    The whole update fits in one GEMM per block (no separate scaling or broadcast add), and
+    large blocks keep the number of parallel regions low; both measured faster than smaller
+    blocks or torch.cdist on a 2-core CPU.
+    """
+    rows = max(4096, min(131_072, BLOCK_ELEMENTS // max(1, len(c_aug))))
+    labels = torch.empty(len(x_aug), dtype=torch.long, device=x_aug.device)
+    partial = torch.empty(len(x_aug), dtype=x_aug.dtype, device=x_aug.device)
+    for start in range(0, len(x_aug), rows):
+        best, index = torch.mm(x_aug[start : start + rows], c_aug.T).min(1)
+        labels[start : start + rows] = index
+        partial[start : start + rows] = best
+    return labels, partial
+
+
+def _nearest(x: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of the nearest centroid of each row and the squared Euclidean distance to it."""
+    labels, partial = _nearest_augmented(_augment(x), _augment_centroids(centroids))
+    return labels, (partial + _sq_norms(x)).clamp_min_(0)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Seeding is a few hundred tiny operations; with OpenMP threads on a busy CPU each one
+    waits for a core (measured 6x slower with 2 threads than with 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator, sample: int | None = None) -> np.ndarray:
+    """Greedy k-means++ seeding (as scikit-learn does: 2 + log k candidates per step).
+
+    Runs on at most ``sample`` rows (default ``max(10000, 20 k)``): seeding is sequential in
+    k, and a sample of that size already holds every cluster worth seeding.
+    """
+    with _one_thread():
+        return _kmeans_plusplus(x, k, rng, sample)
+
+
+def _kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.Generator, sample: int | None) -> np.ndarray:
+    n = len(x)
+    limit = sample or max(10_000, 20 * k)
+    if n > limit:
+        x = x[np.sort(rng.choice(n, limit, replace=False))]
+        n = limit
+    data = torch.from_numpy(_writable(x))
+    norms = _sq_norms(data)
+    trials = 2 + int(math.log(k))
+    centers = [int(rng.integers(n))]
+    closest = (norms - 2 * data @ data[centers[0]] + norms[centers[0]]).clamp_min_(0).double()
+    for _ in range(1, k):
+        total = float(closest.sum())
+        if total <= 0:  # fewer distinct points than k: repeat one, the caller drops empty clusters
+            centers.append(int(rng.integers(n)))
+            continue
+        cumulative = torch.cumsum(closest, 0).numpy()
+        picks = np.searchsorted(cumulative, rng.random(trials) * total).clip(max=n - 1)
+        cand = data[picks]
+        dist = (norms[None, :] - 2 * cand @ data.T + _sq_norms(cand)[:, None]).clamp_min_(0).double()
+        potentials = torch.minimum(closest[None, :], dist).sum(1)
+        best = int(potentials.argmin())
+        centers.append(int(picks[best]))
+        closest = torch.minimum(closest, dist[best])
+    return x[centers].astype(np.float32, copy=True)
+
+
+def fit_kmeans(
+    x: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    max_iter: int = 50,
+    tol: float = 1e-4,
+    device: str = "auto",
+    init: np.ndarray | None = None,
+    n_init: int = 1,
+    engine: str = "auto",
+) -> np.ndarray:
+    """Fit ``k`` centroids to the rows of ``x`` (float32) and return them as a ``(k, dim)`` array.
+
+    Stops after ``max_iter`` Lloyd iterations or when the centroids move less than ``tol``
+    times the data's mean variance (scikit-learn's rule); ``tol=0`` runs every iteration.
+    ``engine`` auto runs the iterations in faiss on a CPU (all ``max_iter`` of them: faiss has
+    no tolerance) and in torch on a GPU; ``torch`` forces torch.
+    A cluster left empty is re-seeded with the point farthest from its centroid. With
+    ``n_init`` above 1, the best of that many seedings (lowest inertia) is returned.
+    Deterministic for a given seed, device and thread count.
+    """
+    if n_init > 1:
+        fits = [fit_kmeans(x, k, seed=seed + i, max_iter=max_iter, tol=tol, device=device) for i in range(n_init)]
+        return min(fits, key=lambda centroids: inertia(x, centroids, device))
+    x = _writable(x)
+    if k < 1 or k > len(x):
+        raise ValueError(f"k must be between 1 and the number of vectors ({len(x)}), got {k}")
+    rng = np.random.default_rng(seed)
+    start = init if init is not None else kmeans_plusplus(x, k, rng)
+    dev = _device(device)
+    if dev.type == "cpu" and engine in ("auto", "faiss"):
+        fitted = _fit_faiss(x, start, max_iter, seed)
+        if fitted is not None:
+            return fitted
+    data = torch.from_numpy(x).to(dev)
+    centroids = torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32)).to(dev)
+    threshold = tol * float(data.var(0).mean()) if tol > 0 else -1.0
+    data_aug = _augment(data)
+    for iteration in range(max_iter):
+        labels, partial = _nearest_augmented(data_aug, _augment_centroids(centroids))
+        sums = torch.zeros_like(centroids).index_add_(0, labels, data)
+        counts = torch.bincount(labels, minlength=k)
+        new = sums / counts.clamp_min(1)[:, None].to(sums.dtype)
+        empty = torch.nonzero(counts == 0).flatten()
+        if len(empty):
+            dists = partial + _sq_norms(data)
+            far = torch.argsort(dists, descending=True, stable=True)[: len(empty)]
+            new[empty] = data[far]
+        shift = float(((new - centroids) ** 2).sum())
+        centroids = new
+        if shift <= threshold:
+            log.debug("k-means converged after %d iterations", iteration + 1)
+            break
+    return centroids.cpu().numpy()
+
+
+def _fit_faiss(x: np.ndarray, start: np.ndarray, max_iter: int, seed: int) -> np.ndarray | None:
+    try:
+        import faiss
+    except ImportError:
+        return None
+    k = len(start)
+    # All points (faiss would subsample to 256 per centroid), k-means++ start, no warnings for small k.
+    km = faiss.Kmeans(
+        x.shape[1], k, niter=max_iter, seed=seed, max_points_per_centroid=len(x), min_points_per_centroid=1
+    )
+    km.train(x, init_centroids=np.ascontiguousarray(start, dtype=np.float32))
+    return np.array(km.centroids, dtype=np.float32)
+
+
+def inertia(x: np.ndarray, centroids: np.ndarray, device: str = "auto") -> float:
+    """Sum of squared distances from each row to its nearest centroid (what k-means minimises)."""
+    dev = _device(device)
+    _, dists = _nearest(torch.from_numpy(_writable(x)).to(dev), torch.from_numpy(_writable(centroids)).to(dev))
+    return float(dists.double().sum())
+
+
+def assign(x: np.ndarray, centroids: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid of each row and its cosine distance to it (1 - cos), both as numpy arrays.
+
+    For unit vectors, the centroid nearest in Euclidean distance is also the one nearest in
+    cosine distance, and ranking a cluster's members by either gives the same order.
+    """
+    dev = _device(device)
+    data = torch.from_numpy(_writable(x)).to(dev)
+    cents = torch.from_numpy(np.ascontiguousarray(centroids, dtype=np.float32)).to(dev)
+    labels, _ = _nearest(data, cents)
+    unit = cents / _sq_norms(cents).sqrt().clamp_min(1e-12)[:, None]
+    x_norm = _sq_norms(data).sqrt().clamp_min(1e-12)
+    cosine = (data * unit[labels]).sum(1) / x_norm
+    return labels.cpu().numpy(), (1.0 - cosine).clamp_min(0).cpu().numpy().astype(np.float32)
+
+
+def k_candidates(n: int) -> list[int]:
+    """The k values ``--k auto`` tries: 2 to round(sqrt(n)) (at most 100), 16 of them at most."""
+    k_max = max(2, min(100, round(math.sqrt(n)), n - 1))
+    if k_max <= 16:
+        return list(range(2, k_max + 1))
+    return sorted({int(round(v)) for v in np.geomspace(2, k_max, 16)})
+
+
+def choose_k(x: np.ndarray, seed: int = 0, sample: int = 3000, device: str = "auto") -> tuple[int, dict[int, float]]:
+    """``--k auto``: the candidate k with the highest mean silhouette (cosine) on a sample.
+
+    Each candidate is fitted three times (best inertia kept): one unlucky seeding that
+    merges two topics would otherwise decide the answer.
+
+    Returns the chosen k and the silhouette of every candidate.
+    """
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    if len(x) > sample:
+        x = x[np.sort(rng.choice(len(x), sample, replace=False))]
+    if len(x) < 3:
+        return 1, {}
+    scores: dict[int, float] = {}
+    for k in k_candidates(len(x)):
+        labels, _ = assign(x, fit_kmeans(x, k, seed=seed, device=device, n_init=3), device)
+        if len(np.unique(labels)) < 2:
+            continue
+        scores[k] = float(silhouette_score(x, labels, metric="cosine"))
+    if not scores:
+        return 1, {}
+    return max(scores, key=lambda k: (scores[k], -k)), scores
