@@ -68,6 +68,51 @@ def test_input_output_masks_prompt_and_trains_one_eos(tmp_path, tok):
         assert tok.decode(ids[:first]) == "<s>" + inp.removeprefix("<s>") + "\n"
         assert tok.decode(trained(row)) == out.replace("</s>", "") + "</s>"
         assert row["attention_mask"] == [1] * len(ids)
+        # the same ids as the whole text tokenized at once, so training matches inference
+        whole = tok(inp.removeprefix("<s>") + "\n" + out.replace("</s>", ""))["input_ids"] + [eos]
+        assert ids == whole
+
+
+@pytest.fixture(scope="module")
+def sentencepiece_style(tmp_path_factory):
+    """A Llama-2/Mistral-style tokenizer: Metaspace pre-tokenizer that marks the first word with "▁"."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = [f"What is {n} plus {n}? It is {2 * n}. Hello there, bye now." for n in range(50)]
+    backend = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first")
+    backend.decoder = decoders.Sequence(
+        [decoders.ByteFallback(), decoders.Metaspace(replacement="\u2581", prepend_scheme="first")]
+    )
+    specials = ["<unk>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"]
+    bytes_ = [f"<0x{i:02X}>" for i in range(256)]
+    backend.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=400, special_tokens=specials + bytes_))
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    folder = tmp_path_factory.mktemp("spm") / "tokenizer"
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        chat_template=(TINY / "chat_template.jinja").read_text(),
+    )
+    tokenizer.save_pretrained(folder)
+    return folder, tokenizer
+
+
+def test_outputs_tokenize_as_in_the_whole_text_with_a_sentencepiece_style_tokenizer(tmp_path, sentencepiece_style):
+    folder, tok = sentencepiece_style
+    alone = tok("It is 4.", add_special_tokens=False)["input_ids"]
+    joined = tok("?\nIt is 4.", add_special_tokens=False)["input_ids"]
+    assert joined[-len(alone) :] != alone  # the trap: tokenized alone, the first word gets a "▁"
+    src = write_jsonl(tmp_path / "in.jsonl", [{"input": "What is 2 plus 2?", "output": "It is 4."}, {"messages": CHAT}])
+    tokenize([src], tmp_path / "out", tokenizer=folder)
+    pair, chat = rows(tmp_path / "out")
+    assert pair["input_ids"] == tok("What is 2 plus 2?\nIt is 4.")["input_ids"] + [tok.eos_token_id]
+    assert tok.decode(trained(pair)) == "It is 4.</s>"
+    assert chat["input_ids"] == tok.apply_chat_template(CHAT)["input_ids"]
+    assert tok.decode(trained(chat)) == "Hello.</s>Bye now.</s>"
 
 
 def test_train_on_inputs_trains_all_but_the_first_token(tmp_path):

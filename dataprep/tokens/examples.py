@@ -14,6 +14,10 @@ Special tokens are added here, once, and never doubled:
 - chat templates write their own BOS and end-of-turn tokens, so their text is tokenized
   without adding any (a BOS doubled by the template text is dropped).
 
+Prompt and answer are tokenized apart, so no token straddles the mask boundary, yet the
+answer comes out as it does inside the whole text (see :meth:`Encoder._encode_after`): the
+ids equal those of tokenizing prompt and answer as one string, as at inference.
+
 The first label of every example is masked: in a packed sequence, nothing before an
 example may teach the model to predict its first token.
 """
@@ -148,10 +152,48 @@ class Encoder:
         self.separator = separator
         self.train_on_inputs = train_on_inputs
         self.specials = dict(info.tokenizer.special_tokens_map)
+        self._anchors: dict[str, list[int]] = {}
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         # encode_batch_fast skips the character offsets nobody here reads: the same ids, less work.
         return [e.ids for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
+
+    def _anchor(self, before: str) -> list[int]:
+        if before not in self._anchors:
+            self._anchors[before] = self._encode([before])[0]
+        return self._anchors[before]
+
+    def _encode_after(self, texts: list[str], befores: list[str]) -> list[list[int]]:
+        """Each text's ids as they come out where the text follows ``before`` in a longer string.
+
+        Tokenized alone, a text can start differently: SentencePiece-style tokenizers (Llama 2,
+        Mistral) begin it with a word-boundary "▁" that the whole string does not have there. So
+        the text is tokenized after ``before`` and ``before``'s own tokens are cut off; where the
+        two merge into one token, the text is tokenized alone.
+        """
+        encoded = self._encode([before + text for before, text in zip(befores, texts)])
+        alone = []
+        for n, (before, ids) in enumerate(zip(befores, encoded)):
+            anchor = self._anchor(before) if before else []
+            if ids[: len(anchor)] == anchor:
+                encoded[n] = ids[len(anchor) :]
+            else:
+                alone.append(n)
+        for n, ids in zip(alone, self._encode([texts[n] for n in alone])):
+            encoded[n] = ids
+        return encoded
+
+    def _answers(self, inputs: list[str], outputs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The outputs' ids as they follow the prompt (see :meth:`_encode_after`), flat."""
+        sep = self.separator
+        if not sep:
+            return from_lists(self._encode_after(outputs, [text[-1:] for text in inputs]))
+        anchor = self._anchor(sep)
+        ids, lengths = from_lists(self._encode([sep + text for text in outputs]))
+        if not _startswith(ids, lengths, anchor).all():
+            return from_lists(self._encode_after(outputs, [sep] * len(outputs)))
+        within = np.arange(len(ids)) - np.repeat(starts_of(lengths), lengths)
+        return ids[within >= len(anchor)], lengths - len(anchor)
 
     def _prefix_part(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """BOS (the tokenizer's prefix) for each example that does not start with it already."""
@@ -174,8 +216,7 @@ class Encoder:
         """Prompt (BOS + input + separator, masked) then output + exactly one EOS (trained)."""
         sep = self.separator
         prompts, prompt_lengths = from_lists(self._encode([text + sep for text in inputs] if sep else inputs))
-        answers, answer_lengths = from_lists(self._encode(outputs))
-        answers, answer_lengths = _strip_end(answers, answer_lengths, self.eos)
+        answers, answer_lengths = _strip_end(*self._answers(inputs, outputs), self.eos)
         prefix, prefix_lengths = self._prefix_part(prompts, prompt_lengths)
         eos = self._eos_part(len(inputs))
         ids, lengths = join([(prefix, prefix_lengths), (prompts, prompt_lengths), (answers, answer_lengths), eos])
@@ -194,7 +235,12 @@ class Encoder:
             except ChatError as exc:
                 pieces.append(None)
                 errors.append(exc)
-        encoded = iter(self._encode([text for item in pieces if item for text, _ in item]))
+        texts, befores = [], []
+        for item in pieces:
+            for n, (text, _) in enumerate(item or []):
+                texts.append(text)
+                befores.append(item[n - 1][0][-1:] if n else "")
+        encoded = iter(self._encode_after(texts, befores))
         bos = self.info.bos_id
         lists: list[list[int]] = []
         runs: list[list[int]] = []
