@@ -137,6 +137,13 @@ def test_validation_always_gets_a_record(tmp_path):
     assert stats["forced_to_meet_minimum"] == {"val": 1}
 
 
+def test_a_split_folder_is_not_split_again(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", qa(20))
+    split([src], tmp_path / "s")
+    with pytest.raises(InputError, match="already a split folder"):
+        split([tmp_path / "s"], tmp_path / "again")
+
+
 def test_too_few_records_is_a_clear_error(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", qa(1))
     with pytest.raises(InputError, match="1 records, too few for a train/val split"):

@@ -284,6 +284,12 @@ class Split(RecordStage):
 
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         resolve_inputs(inputs, RECORD_SUFFIXES)
+        for spec in inputs:
+            if split_files(Path(spec)) is not None:
+                raise InputError(
+                    f"{spec}: already a split folder (train and val); "
+                    f"split one of its parts instead, e.g. {Path(spec) / 'train'}."
+                )
         self.fit(inputs)
         names = [name for name in SPLITS if name in self.config.shares()]
         jsonl = {name: JsonlWriter(output.folder / f"{name}.jsonl") for name in names}
