@@ -1,4 +1,4 @@
-"""Entry point: ``dataprep run``, ``dataprep inspect``, ``dataprep show`` and one command per stage."""
+"""Entry point: ``dataprep run``, ``inspect``, ``show``, ``show-tokens`` and one command per stage."""
 
 from __future__ import annotations
 
@@ -149,6 +149,18 @@ def show_command(path: str, count: int, rejects: bool) -> None:
     from dataprep.inspect import show_records
 
     show_records(Path(path), count, rejects=rejects)
+
+
+@main.command("show-tokens")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("-n", "count", type=int, default=3, show_default=True, help="How many sequences.")
+@click.option("--raw", is_flag=True, help="Print (token, label) pairs instead of coloured text.")
+@click.option("--tokenizer", help="Tokenizer to decode with. Default: the one tokenize saved in OUT/tokenizer.")
+def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None) -> None:
+    """Print tokenized sequences with trained tokens green and masked ones (-100) red."""
+    from dataprep.tokens.show import show_tokens
+
+    show_tokens(Path(path), count, raw=raw, tokenizer=tokenizer)
 
 
 def _add_stage_commands() -> None:
