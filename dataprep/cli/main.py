@@ -164,6 +164,10 @@ def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None)
 
 
 def _add_stage_commands() -> None:
+    from dataprep.cli.train_commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
     for stage_cls in registry().values():
         if stage_cls.name not in main.commands:
             main.add_command(_stage_command(stage_cls))
