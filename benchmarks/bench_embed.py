@@ -57,15 +57,22 @@ def agreement(exact: np.ndarray, fast: np.ndarray, k: int) -> tuple[float, float
 
 
 def interleaved(
-    what: str, baseline: str, records: int, megabytes: float, ours: Callable[[], Any], theirs: Callable[[], Any]
+    what: str,
+    baseline: str,
+    records: int,
+    megabytes: float,
+    ours: Callable[[], Any],
+    theirs: Callable[[], Any],
+    bench: str = "embed",
+    rounds: int = ROUNDS,
 ) -> Result:
     """Like :func:`benchmarks.common.compare`, with the two runs alternating."""
     best_ours, best_theirs = float("inf"), float("inf")
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         best_theirs = min(best_theirs, best_of(theirs, 1)[0])
         best_ours = min(best_ours, best_of(ours, 1)[0])
     return Result(
-        bench="embed",
+        bench=bench,
         what=what,
         baseline=baseline,
         records=records,

@@ -36,19 +36,20 @@ def cluster_duplicates(vectors: np.ndarray, threshold: float, block: int = BLOCK
             better = value > best
             best[better] = value[better]
             best_at[better] = np.asarray(kept[chunk : chunk + 16_384])[arg[better]]
+        # Within the block, only rows with an earlier similar row need the sequential pass.
+        prior = best >= limit
+        copy_of[start : start + len(rows)][prior] = best_at[prior]
+        similarity[start : start + len(rows)][prior] = best[prior]
         inner = rows @ rows.T
-        kept_here: list[int] = []
-        for j in range(len(rows)):
-            if best[j] >= limit:
-                copy_of[start + j], similarity[start + j] = best_at[j], best[j]
-                continue
-            if kept_here:
-                sims = inner[j, kept_here]
-                arg = int(sims.argmax())
-                if sims[arg] >= limit:
-                    copy_of[start + j], similarity[start + j] = start + kept_here[arg], sims[arg]
-                    continue
-            kept_here.append(j)
+        earlier = np.tril(inner >= limit, k=-1)
+        keep = ~prior
+        for j in np.flatnonzero(earlier.any(1) & keep):
+            similar = np.flatnonzero(earlier[j] & keep)
+            if len(similar):
+                keep[j] = False
+                nearest = similar[int(inner[j, similar].argmax())]
+                copy_of[start + j], similarity[start + j] = start + nearest, inner[j, nearest]
+        kept_here = np.flatnonzero(keep).tolist()
         kept_vectors[len(kept) : len(kept) + len(kept_here)] = rows[kept_here]
         kept.extend(start + j for j in kept_here)
     return copy_of, similarity
