@@ -108,6 +108,12 @@ def test_val_size_is_exact(tmp_path):
     assert len(read_records(tmp_path / "s" / "train")) == 243
 
 
+def test_val_size_larger_than_the_data_is_a_clear_error(tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", qa(5))
+    with pytest.raises(InputError, match="val_size 5 leaves no training records: there are only 5"):
+        split([src], tmp_path / "s", val_size=5)
+
+
 def test_random_method_is_seeded(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", qa(300))
     split([src], tmp_path / "a", method="random", ratio=[0.9, 0.1], seed=1)

@@ -251,11 +251,15 @@ class Split(RecordStage):
             group = self.groups[key]
             by_stratum.setdefault(group.stratum, []).append(group)
         sizes = {s: sum(g.size for g in groups) for s, groups in by_stratum.items()}
-        val_total = self.config.val_size if self.config.val_size is not None else round(records * shares["val"])
-        if val_total >= records:
+        if self.config.val_size is None:
+            val_total = min(round(records * shares["val"]), records - 1)
+        elif self.config.val_size >= records:
             raise InputError(
-                f"val_size {val_total} leaves no training records: there are only {records}; give a smaller one."
+                f"val_size {self.config.val_size} leaves no training records: there are only {records}; "
+                "give a smaller one."
             )
+        else:
+            val_total = self.config.val_size
         quotas = {"val": largest_remainder(val_total, sizes)}
         if "test" in shares:
             quotas["test"] = largest_remainder(round(records * shares["test"]), sizes)

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
+from tqdm import tqdm
 
 from dataprep.errors import ConfigError, InputError
 from dataprep.io.readers import (
@@ -46,11 +49,12 @@ from dataprep.stages.base import StageOutput, StageStats, split_rejects
 from dataprep.stages.extract.csv import unescape
 from dataprep.stages.split import SPLITS, split_files
 from dataprep.tokens.arrow import DatasetWriter
-from dataprep.tokens.examples import Encoder, Flat
+from dataprep.tokens.examples import Encoder, Flat, Request
 from dataprep.tokens.packing import TextBlocks, pack, unpacked
 from dataprep.tokens.tokenizer import load_tokenizer
 
 Format = Literal["auto", "text", "input-output", "messages"]
+FORMATS = ("text", "input-output", "messages")
 #: What tokenizing reads from a Parquet shard; meta stays unread.
 READ_COLUMNS = ("id", "text", "input", "output", "messages", "source")
 
@@ -170,6 +174,25 @@ class SplitReport:
         return out
 
 
+@dataclass
+class _Split:
+    """Where one split's sequences go."""
+
+    writer: DatasetWriter
+    blocks: TextBlocks
+    report: SplitReport
+
+
+@dataclass
+class _Job:
+    """One batch on its way: its checked records, and the tokenizer's work on their texts."""
+
+    batch: Batch
+    rows: dict[str, list[int]]
+    requests: dict[str, Request]
+    encoded: Future
+
+
 @register
 class Tokenize(RecordStage):
     """Tokenize splits into Hugging Face Arrow datasets with loss masks (text, input-output, messages)."""
@@ -220,27 +243,34 @@ class Tokenize(RecordStage):
             )
         return self.info.chat_template
 
-    def _split(self, files: list[Path], writer: DatasetWriter, output: StageOutput, stats: StageStats, bar) -> Any:
+    def _split(
+        self, files: list[Path], writer: DatasetWriter, output: StageOutput, stats: StageStats, bar: tqdm
+    ) -> SplitReport:
         cfg = self.config
-        report = SplitReport(cfg.max_length)
-        blocks = TextBlocks(cfg.max_length, positions=cfg.packing)
-        for read in self.read_batches(files):
-            before = Counter(stats.dropped)
-            for reject in read.rejects:
-                stats.records_in += 1
-                stats.drop(reject.reason)
-                output.reject(reject)
-            size = batch_len(read.batch)
-            stats.records_in += size
-            report.records += size + len(read.rejects)
-            bar.update(size + len(read.rejects))
-            if size:
-                kept = self._batch(read.batch, writer, blocks, report, output, stats)
-                stats.records_out += kept
-                report.examples += kept
-            report.dropped.update(Counter(stats.dropped) - before)
-        writer.write(blocks.finish())
-        return report
+        split = _Split(writer, TextBlocks(cfg.max_length, positions=cfg.packing), SplitReport(cfg.max_length))
+        dropped_before = Counter(stats.dropped)
+        # The tokenizer releases the GIL: it tokenizes one batch in the worker thread while this
+        # thread assembles and writes the batch before and reads the batch after.
+        with ThreadPoolExecutor(1, thread_name_prefix="tokenize") as worker:
+            pending: _Job | None = None
+            for read in self.read_batches(files):
+                for reject in read.rejects:
+                    stats.records_in += 1
+                    stats.drop(reject.reason)
+                    output.reject(reject)
+                size = batch_len(read.batch)
+                stats.records_in += size
+                split.report.records += size + len(read.rejects)
+                bar.update(size + len(read.rejects))
+                job = self._request(read.batch, split, output, stats, worker) if size else None
+                if pending is not None:
+                    self._finish(pending, split, output, stats)
+                pending = job
+            if pending is not None:
+                self._finish(pending, split, output, stats)
+        writer.write(split.blocks.finish())
+        split.report.dropped = Counter(stats.dropped) - dropped_before
+        return split.report
 
     def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
         """Records in batches; from Parquet only the columns tokenizing reads (meta stays unparsed)."""
@@ -283,84 +313,92 @@ class Tokenize(RecordStage):
             batch[REJECT_DETAIL_COLUMN] = details
         return formats
 
-    def _batch(
-        self,
-        batch: Batch,
-        writer: DatasetWriter,
-        blocks: TextBlocks,
-        report: SplitReport,
-        output: StageOutput,
-        stats: StageStats,
-    ) -> int:
-        """Tokenize one batch; return how many records made it into the dataset."""
+    def _request(
+        self, batch: Batch, split: _Split, output: StageOutput, stats: StageStats, worker: ThreadPoolExecutor
+    ) -> _Job:
+        """Check a batch, drop what cannot be tokenized, and hand its texts to the worker."""
         formats = self._classify(batch)
         if REJECT_COLUMN in batch:
             batch = split_rejects(batch, output, stats)
             formats = [f for f in formats if f is not None]
-        report.formats.update(formats)
-        rows = {fmt: [i for i, f in enumerate(formats) if f == fmt] for fmt in ("text", "input-output", "messages")}
-        kept = 0
+        split.report.formats.update(formats)
+        rows = {fmt: [i for i, f in enumerate(formats) if f == fmt] for fmt in FORMATS}
+        requests: dict[str, Request] = {}
         if rows["text"]:
-            ids, lengths = self.encoder.documents([batch["text"][i] for i in rows["text"]])
-            report.lengths(lengths)
-            writer.write(blocks.add(ids, lengths))
-            kept += len(lengths)
-        if rows["input-output"] or rows["messages"]:
-            kept += self._supervised(batch, rows, writer, report, output, stats)
-        return kept
-
-    def _supervised(
-        self,
-        batch: Batch,
-        rows: dict[str, list[int]],
-        writer: DatasetWriter,
-        report: SplitReport,
-        output: StageOutput,
-        stats: StageStats,
-    ) -> int:
-        """Input-output and messages examples: encode, fit to max_length, pack or not, write."""
-        cfg = self.config
-        reasons: list[str | None] = [None] * batch_len(batch)
-        details: list[str | None] = [None] * batch_len(batch)
-        parts: list[Flat] = []
-        owners: list[int] = []
+            requests["text"] = self.encoder.request_documents([batch["text"][i] for i in rows["text"]])
         if rows["input-output"]:
             pairs = rows["input-output"]
-            parts.append(self.encoder.pairs([batch["input"][i] for i in pairs], [batch["output"][i] for i in pairs]))
-            owners += pairs
+            inputs, outputs = [batch["input"][i] for i in pairs], [batch["output"][i] for i in pairs]
+            requests["input-output"] = self.encoder.request_pairs(inputs, outputs)
         if rows["messages"]:
-            chats = rows["messages"]
-            flat, errors = self.encoder.chats([batch["messages"][i] for i in chats], self._template())
-            for i, error in zip(chats, errors):
+            conversations = [batch["messages"][i] for i in rows["messages"]]
+            requests["messages"] = self.encoder.request_chats(conversations, self._template())
+        texts = [text for request in requests.values() for text in request.texts]
+        return _Job(batch, rows, requests, worker.submit(self.encoder.encode, texts))
+
+    def _finish(self, job: _Job, split: _Split, output: StageOutput, stats: StageStats) -> None:
+        """Turn a batch's token ids into examples: fit them to max_length, pack or not, write."""
+        cfg = self.config
+        encoded = job.encoded.result()
+        results: dict[str, Any] = {}
+        at = 0
+        for fmt, request in job.requests.items():
+            results[fmt] = self.encoder.finish(request, encoded[at : at + len(request.texts)])
+            at += len(request.texts)
+        kept = 0
+        if "text" in results:
+            ids, lengths = results["text"]
+            split.report.lengths(lengths)
+            split.writer.write(split.blocks.add(ids, lengths))
+            kept += len(lengths)
+        reasons: list[str | None] = [None] * batch_len(job.batch)
+        details: list[str | None] = [None] * batch_len(job.batch)
+        parts: list[Flat] = []
+        owners: list[int] = []
+        if "input-output" in results:
+            parts.append(results["input-output"])
+            owners += job.rows["input-output"]
+        if "messages" in results:
+            flat, errors = results["messages"]
+            for i, error in zip(job.rows["messages"], errors):
                 if error is None:
                     owners.append(i)
                 else:
                     reasons[i], details[i] = error.reason, error.detail
             parts.append(flat)
-        flat = Flat.concat(parts)
+        if parts:
+            flat = self._fit(Flat.concat(parts), owners, reasons, details, split.report)
+            if len(flat):
+                split.writer.write(pack(flat, cfg.max_length) if cfg.packing else unpacked(flat))
+            kept += len(flat)
+        if any(reasons):
+            job.batch[REJECT_COLUMN] = reasons
+            job.batch[REJECT_DETAIL_COLUMN] = details
+            split_rejects(job.batch, output, stats)
+        stats.records_out += kept
+        split.report.examples += kept
+
+    def _fit(
+        self, flat: Flat, owners: list[int], reasons: list[str | None], details: list[str | None], report: SplitReport
+    ) -> Flat:
+        """Drop or truncate the examples longer than max_length, marking the dropped ones' rows."""
+        cfg = self.config
         report.lengths(flat.lengths)
         over = flat.lengths > cfg.max_length
-        if over.any():
-            if cfg.overlength == "drop":
-                for n in np.flatnonzero(over):
-                    reasons[owners[n]] = "too-long"
-                    details[owners[n]] = f"{flat.lengths[n]} tokens, more than max_length {cfg.max_length}"
-                flat = flat.select(~over)
-            else:
-                flat = flat.truncate(cfg.max_length)
-                empty = over & (flat.trained() == 0)
-                for n in np.flatnonzero(empty):
-                    reasons[owners[n]] = "prompt-too-long"
-                    details[owners[n]] = f"the first {cfg.max_length} tokens (max_length) hold no trained token"
-                report.truncated += int((over & ~empty).sum())
-                flat = flat.select(~empty)
-        if any(reasons):
-            batch[REJECT_COLUMN] = reasons
-            batch[REJECT_DETAIL_COLUMN] = details
-            split_rejects(batch, output, stats)
-        if len(flat):
-            writer.write(pack(flat, cfg.max_length) if cfg.packing else unpacked(flat))
-        return len(flat)
+        if not over.any():
+            return flat
+        if cfg.overlength == "drop":
+            for n in np.flatnonzero(over):
+                reasons[owners[n]] = "too-long"
+                details[owners[n]] = f"{flat.lengths[n]} tokens, more than max_length {cfg.max_length}"
+            return flat.select(~over)
+        flat = flat.truncate(cfg.max_length)
+        empty = over & (flat.trained() == 0)
+        for n in np.flatnonzero(empty):
+            reasons[owners[n]] = "prompt-too-long"
+            details[owners[n]] = f"the first {cfg.max_length} tokens (max_length) hold no trained token"
+        report.truncated += int((over & ~empty).sum())
+        return flat.select(~empty)
 
     def _summary(self, reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
         cfg = self.config

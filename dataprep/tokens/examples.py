@@ -15,7 +15,7 @@ Special tokens are added here, once, and never doubled:
   without adding any (a BOS doubled by the template text is dropped).
 
 Prompt and answer are tokenized apart, so no token straddles the mask boundary, yet the
-answer comes out as it does inside the whole text (see :meth:`Encoder._encode_after`): the
+answer comes out as it does inside the whole text (see :meth:`Encoder._cut_anchors`): the
 ids equal those of tokenizing prompt and answer as one string, as at inference.
 
 The first label of every example is masked: in a packed sequence, nothing before an
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -141,8 +142,23 @@ def _strip_end(ids: np.ndarray, lengths: np.ndarray, token: int) -> tuple[np.nda
         lengths[rows[hit]] -= 1
 
 
+@dataclass
+class Request:
+    """What one format needs from the tokenizer: the texts, and what :meth:`Encoder.finish` needs after."""
+
+    kind: str  # "documents", "pairs" or "chats"
+    texts: list[str]
+    state: Any = None
+
+
 class Encoder:
-    """Turns the content of records into token ids and labels for one tokenizer."""
+    """Turns the content of records into token ids and labels for one tokenizer.
+
+    Each format works in two steps, so that a caller can run the tokenizer (which releases
+    the GIL) on one batch while it assembles the last: ``request_*`` says which texts to
+    tokenize, :meth:`encode` tokenizes them, :meth:`finish` turns the ids into examples.
+    :meth:`documents`, :meth:`pairs` and :meth:`chats` do all three at once.
+    """
 
     def __init__(self, info: TokenizerInfo, *, separator: str = "\n", train_on_inputs: bool = False) -> None:
         self.info = info
@@ -154,46 +170,35 @@ class Encoder:
         self.specials = dict(info.tokenizer.special_tokens_map)
         self._anchors: dict[str, list[int]] = {}
 
-    def _encode(self, texts: list[str]) -> list[list[int]]:
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, no special tokens added. Safe to call from another thread."""
         # encode_batch_fast skips the character offsets nobody here reads: the same ids, less work.
         return [e.ids for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
 
     def _anchor(self, before: str) -> list[int]:
         if before not in self._anchors:
-            self._anchors[before] = self._encode([before])[0]
+            self._anchors[before] = self.encode([before])[0]
         return self._anchors[before]
 
-    def _encode_after(self, texts: list[str], befores: list[str]) -> list[list[int]]:
+    def _cut_anchors(self, encoded: list[list[int]], texts: list[str], befores: list[str]) -> list[list[int]]:
         """Each text's ids as they come out where the text follows ``before`` in a longer string.
 
         Tokenized alone, a text can start differently: SentencePiece-style tokenizers (Llama 2,
         Mistral) begin it with a word-boundary "▁" that the whole string does not have there. So
-        the text is tokenized after ``before`` and ``before``'s own tokens are cut off; where the
-        two merge into one token, the text is tokenized alone.
+        ``before + text`` is what gets tokenized (``encoded``), and ``before``'s own tokens are cut
+        off here; where the two merged into one token, the text is tokenized alone.
         """
-        encoded = self._encode([before + text for before, text in zip(befores, texts)])
+        out = list(encoded)
         alone = []
         for n, (before, ids) in enumerate(zip(befores, encoded)):
             anchor = self._anchor(before) if before else []
             if ids[: len(anchor)] == anchor:
-                encoded[n] = ids[len(anchor) :]
+                out[n] = ids[len(anchor) :]
             else:
                 alone.append(n)
-        for n, ids in zip(alone, self._encode([texts[n] for n in alone])):
-            encoded[n] = ids
-        return encoded
-
-    def _answers(self, inputs: list[str], outputs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The outputs' ids as they follow the prompt (see :meth:`_encode_after`), flat."""
-        sep = self.separator
-        if not sep:
-            return from_lists(self._encode_after(outputs, [text[-1:] for text in inputs]))
-        anchor = self._anchor(sep)
-        ids, lengths = from_lists(self._encode([sep + text for text in outputs]))
-        if not _startswith(ids, lengths, anchor).all():
-            return from_lists(self._encode_after(outputs, [sep] * len(outputs)))
-        within = np.arange(len(ids)) - np.repeat(starts_of(lengths), lengths)
-        return ids[within >= len(anchor)], lengths - len(anchor)
+        for n, ids in zip(alone, self.encode([texts[n] for n in alone])):
+            out[n] = ids
+        return out
 
     def _prefix_part(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """BOS (the tokenizer's prefix) for each example that does not start with it already."""
@@ -206,25 +211,19 @@ class Encoder:
     def _eos_part(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         return np.full(count, self.eos, dtype=np.int32), np.ones(count, dtype=np.int64)
 
-    def documents(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """BOS (if the tokenizer uses one) + text + one EOS, for each text: flat ids and lengths."""
-        ids, lengths = from_lists(self._encode(texts))
-        ids, lengths = _strip_end(ids, lengths, self.eos)
-        return join([self._prefix_part(ids, lengths), (ids, lengths), self._eos_part(len(lengths))])
+    # -- requests ------------------------------------------------------------------------
 
-    def pairs(self, inputs: list[str], outputs: list[str]) -> Flat:
-        """Prompt (BOS + input + separator, masked) then output + exactly one EOS (trained)."""
+    def request_documents(self, texts: list[str]) -> Request:
+        return Request("documents", texts)
+
+    def request_pairs(self, inputs: list[str], outputs: list[str]) -> Request:
         sep = self.separator
-        prompts, prompt_lengths = from_lists(self._encode([text + sep for text in inputs] if sep else inputs))
-        answers, answer_lengths = _strip_end(*self._answers(inputs, outputs), self.eos)
-        prefix, prefix_lengths = self._prefix_part(prompts, prompt_lengths)
-        eos = self._eos_part(len(inputs))
-        ids, lengths = join([(prefix, prefix_lengths), (prompts, prompt_lengths), (answers, answer_lengths), eos])
-        masked = np.zeros_like(lengths) if self.train_on_inputs else prefix_lengths + prompt_lengths
-        return Flat.masked(ids, lengths, masked)
+        befores = [sep] * len(outputs) if sep else [text[-1:] for text in inputs]
+        prompts = [text + sep for text in inputs] if sep else inputs
+        answers = [before + text for before, text in zip(befores, outputs)]
+        return Request("pairs", prompts + answers, (outputs, befores))
 
-    def chats(self, conversations: list[list[dict[str, str]]], template: str) -> tuple[Flat, list[ChatError | None]]:
-        """Conversations with only the assistant's turns trained; a :class:`ChatError` for each that fails."""
+    def request_chats(self, conversations: list[list[dict[str, str]]], template: str) -> Request:
         pieces: list[list[tuple[str, bool]] | None] = []
         errors: list[ChatError | None] = []
         for messages in conversations:
@@ -240,7 +239,57 @@ class Encoder:
             for n, (text, _) in enumerate(item or []):
                 texts.append(text)
                 befores.append(item[n - 1][0][-1:] if n else "")
-        encoded = iter(self._encode_after(texts, befores))
+        return Request("chats", [b + t for b, t in zip(befores, texts)], (pieces, errors, texts, befores))
+
+    def finish(self, request: Request, encoded: list[list[int]]) -> Any:
+        """The examples of ``request`` from the ids of its texts."""
+        return getattr(self, f"_finish_{request.kind}")(encoded, request.state)
+
+    def documents(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """BOS (if the tokenizer uses one) + text + one EOS, for each text: flat ids and lengths."""
+        request = self.request_documents(texts)
+        return self.finish(request, self.encode(request.texts))
+
+    def pairs(self, inputs: list[str], outputs: list[str]) -> Flat:
+        """Prompt (BOS + input + separator, masked) then output + exactly one EOS (trained)."""
+        request = self.request_pairs(inputs, outputs)
+        return self.finish(request, self.encode(request.texts))
+
+    def chats(self, conversations: list[list[dict[str, str]]], template: str) -> tuple[Flat, list[ChatError | None]]:
+        """Conversations with only the assistant's turns trained; a :class:`ChatError` for each that fails."""
+        request = self.request_chats(conversations, template)
+        return self.finish(request, self.encode(request.texts))
+
+    # -- assembly ------------------------------------------------------------------------
+
+    def _finish_documents(self, encoded: list[list[int]], _: Any) -> tuple[np.ndarray, np.ndarray]:
+        ids, lengths = _strip_end(*from_lists(encoded), self.eos)
+        return join([self._prefix_part(ids, lengths), (ids, lengths), self._eos_part(len(lengths))])
+
+    def _answers(self, encoded: list[list[int]], outputs: list[str], befores: list[str]) -> tuple[np.ndarray, ...]:
+        sep = self.separator
+        if sep:  # one anchor for all: cut it off with numpy when it never merged
+            anchor = self._anchor(sep)
+            ids, lengths = from_lists(encoded)
+            if _startswith(ids, lengths, anchor).all():
+                within = np.arange(len(ids)) - np.repeat(starts_of(lengths), lengths)
+                return ids[within >= len(anchor)], lengths - len(anchor)
+        return from_lists(self._cut_anchors(encoded, outputs, befores))
+
+    def _finish_pairs(self, encoded: list[list[int]], state: tuple[list[str], list[str]]) -> Flat:
+        outputs, befores = state
+        count = len(outputs)
+        prompts, prompt_lengths = from_lists(encoded[:count])
+        answers, answer_lengths = _strip_end(*self._answers(encoded[count:], outputs, befores), self.eos)
+        prefix, prefix_lengths = self._prefix_part(prompts, prompt_lengths)
+        eos = self._eos_part(count)
+        ids, lengths = join([(prefix, prefix_lengths), (prompts, prompt_lengths), (answers, answer_lengths), eos])
+        masked = np.zeros_like(lengths) if self.train_on_inputs else prefix_lengths + prompt_lengths
+        return Flat.masked(ids, lengths, masked)
+
+    def _finish_chats(self, encoded: list[list[int]], state: tuple) -> tuple[Flat, list[ChatError | None]]:
+        pieces, errors, texts, befores = state
+        pieces_ids = iter(self._cut_anchors(encoded, texts, befores))
         bos = self.info.bos_id
         lists: list[list[int]] = []
         runs: list[list[int]] = []
@@ -250,7 +299,7 @@ class Encoder:
             ids: list[int] = []
             lengths = [0]  # a masked run first; a run's parity says whether it is trained
             for _, trained in item:
-                piece = next(encoded)
+                piece = next(pieces_ids)
                 if bos is not None and not ids and piece[:2] == [bos, bos]:
                     piece = piece[1:]
                 ids.extend(piece)
