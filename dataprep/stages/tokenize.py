@@ -46,7 +46,7 @@ from dataprep.io.schema import table_to_batch
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats, split_rejects
-from dataprep.stages.extract.csv import unescape
+from dataprep.stages.extract.mapping import unescape
 from dataprep.stages.split import SPLITS, split_files
 from dataprep.tokens.arrow import DatasetWriter
 from dataprep.tokens.examples import Encoder, Flat, Request

@@ -8,7 +8,6 @@ cut-off dumps are rejected with their line number; the rest is still extracted.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,40 +18,20 @@ from pydantic import Field, field_validator, model_validator
 from dataprep.errors import InputError, suggest
 from dataprep.io.readers import Reject
 from dataprep.records import new_record
-from dataprep.stages import SourceStage, StageConfig, register
+from dataprep.stages import SourceStage, register
+from dataprep.stages.extract.mapping import ColumnMappingConfig, template_fields
 from dataprep.stages.extract.sql.dump import Dump, DumpRow, Table
 from dataprep.stages.extract.sql.engine import QueryDatabase, check_query
 from dataprep.stages.extract.sql.listing import format_listing
 from dataprep.stages.extract.sql.statements import Problem, Statement
 
 
-def _unescape(text: str | None) -> str | None:
-    """Let ``\\n`` and ``\\t`` typed on a command line mean a newline and a tab."""
-    return None if text is None else text.replace("\\n", "\n").replace("\\t", "\t")
-
-
-def template_fields(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
-class ExtractSqlConfig(StageConfig):
+class ExtractSqlConfig(ColumnMappingConfig):
     """Options of ``extract-sql``. Name a table (or give a query) and at most one mapping: a
     text column, an input/output column pair, or a template. Without a mapping, a column
     called text, or columns called input and output, are used."""
 
     table: str | None = Field(None, description="The table whose rows become records; --list-tables shows them.")
-    text_column: str | None = Field(None, description="Column that holds the text of each record.")
-    input_column: str | None = Field(None, description="Column that holds the prompt (with --output-column).")
-    output_column: str | None = Field(None, description="Column that holds the response (with --input-column).")
-    template: str | None = Field(
-        None,
-        description="Build the text (or the input, with --output-template) from columns, "
-        'e.g. "{title}: {description}".',
-    )
-    output_template: str | None = Field(None, description="Build the output from columns, e.g. '{answer}'.")
-    meta_columns: list[str] = Field(
-        default_factory=list, description="Columns copied into meta; '*' copies every unmapped column."
-    )
     where: list[str] = Field(
         default_factory=list,
         description="Keep only rows where COL=VALUE (or COL!=VALUE); the value NULL matches a NULL cell. "
@@ -78,11 +57,6 @@ class ExtractSqlConfig(StageConfig):
         "with a Windows-1252 fallback.",
     )
 
-    @field_validator("template", "output_template")
-    @classmethod
-    def _unescape(cls, value: str | None) -> str | None:
-        return _unescape(value)
-
     @field_validator("where")
     @classmethod
     def _conditions(cls, value: list[str]) -> list[str]:
@@ -99,19 +73,7 @@ class ExtractSqlConfig(StageConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExtractSqlConfig:
-        pair = self.input_column is not None or self.output_column is not None
-        if sum([self.text_column is not None, pair, self.template is not None]) > 1:
-            raise ValueError("give at most one mapping: text_column, or input_column with output_column, or template")
-        if pair and (self.input_column is None or self.output_column is None):
-            raise ValueError("input_column and output_column go together; give both")
-        if self.output_template is not None and self.template is None:
-            raise ValueError("output_template needs template (the input side)")
-        try:
-            for text in (self.template, self.output_template):
-                if text is not None:
-                    template_fields(text)
-        except ValueError as exc:
-            raise ValueError(f"bad template: {exc}; write columns as {{name}} and literal braces as {{{{ }}}}") from exc
+        self.check_mapping(required=False)
         if self.query is not None and (self.table is not None or self.where):
             raise ValueError("query replaces table and where; filter in the query's WHERE clause instead")
         if self.as_json and not self.list_tables:
