@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
-from benchmarks.bench_embed import interleaved
 from benchmarks.common import Result, compare
 from dataprep.stages.diversity.kmeans import assign, fit_kmeans, inertia
 
@@ -53,8 +52,8 @@ def run(records: int, workdir: Path) -> list[Result]:
 
     faiss_name = "faiss.Kmeans all points"
     results = [
-        interleaved("k-means torch engine vs faiss", faiss_name, records, megabytes, ours_torch, with_faiss, "cluster"),
-        interleaved("k-means k=100 vs faiss", faiss_name, records, megabytes, ours, with_faiss, "cluster"),
+        compare("cluster", "k-means torch engine vs faiss", faiss_name, records, megabytes, ours_torch, with_faiss),
+        compare("cluster", "k-means k=100 vs faiss", faiss_name, records, megabytes, ours, with_faiss),
         compare(
             "cluster", "k-means k=100 vs sklearn", "sklearn KMeans k-means++", records, megabytes, ours, with_sklearn, 1
         ),

@@ -63,9 +63,14 @@ def compare(
     theirs: Callable[[], Any],
     repeat: int = 3,
 ) -> Result:
-    """Time ``ours`` and ``theirs`` alternately (best of ``repeat``) and build a Result."""
-    base_seconds, _ = best_of(theirs, repeat)
-    our_seconds, _ = best_of(ours, repeat)
+    """Time ``ours`` and ``theirs`` in alternating rounds (best of ``repeat`` each) and build a Result.
+
+    Alternating keeps a burst of load on a shared machine from landing on one side only.
+    """
+    base_seconds = our_seconds = float("inf")
+    for _ in range(repeat):
+        base_seconds = min(base_seconds, best_of(theirs, 1)[0])
+        our_seconds = min(our_seconds, best_of(ours, 1)[0])
     return Result(
         bench=bench,
         what=what,
