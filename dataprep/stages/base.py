@@ -122,6 +122,13 @@ class StageOutput:
     def reject(self, reject: Reject) -> None:
         self.rejects.write(reject.reason, source=reject.source, record=reject.record, detail=reject.detail)
 
+    def reject_all(self, rejects: list[Reject], stats: StageStats) -> None:
+        """Write records a reader could not use, counting each as read and dropped."""
+        for reject in rejects:
+            stats.records_in += 1
+            stats.drop(reject.reason)
+            self.reject(reject)
+
     def commit(self, stats: StageStats) -> None:
         if self._records is not None:
             self._records.close()
@@ -273,10 +280,7 @@ class RecordStage(Stage):
         self.fit(inputs)
         with self.progress(count_records(inputs)) as bar:
             for read in self.read_batches(inputs):
-                for reject in read.rejects:
-                    stats.records_in += 1
-                    stats.drop(reject.reason)
-                    output.reject(reject)
+                output.reject_all(read.rejects, stats)
                 size = batch_len(read.batch)
                 if not size:
                     continue

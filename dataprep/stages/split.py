@@ -302,10 +302,7 @@ class Split(RecordStage):
         try:
             with self.progress(sum(g.size for g in self.groups.values())) as bar:
                 for read in self.read_batches(inputs):
-                    for reject in read.rejects:
-                        stats.records_in += 1
-                        stats.drop(reject.reason)
-                        output.reject(reject)
+                    output.reject_all(read.rejects, stats)
                     batch = read.batch
                     size = batch_len(batch)
                     if not size:

@@ -254,10 +254,7 @@ class Tokenize(RecordStage):
         with ThreadPoolExecutor(1, thread_name_prefix="tokenize") as worker:
             pending: _Job | None = None
             for read in self.read_batches(files):
-                for reject in read.rejects:
-                    stats.records_in += 1
-                    stats.drop(reject.reason)
-                    output.reject(reject)
+                output.reject_all(read.rejects, stats)
                 size = batch_len(read.batch)
                 stats.records_in += size
                 split.report.records += size + len(read.rejects)
