@@ -37,12 +37,12 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check dataprep tests benchmarks
-	$(BIN)/ruff format --check dataprep tests benchmarks
+	$(BIN)/ruff check dataprep train tests benchmarks
+	$(BIN)/ruff format --check dataprep train tests benchmarks
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format dataprep tests benchmarks
-	$(BIN)/ruff check --fix dataprep tests benchmarks
+	$(BIN)/ruff format dataprep train tests benchmarks
+	$(BIN)/ruff check --fix dataprep train tests benchmarks
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

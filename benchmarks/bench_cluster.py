@@ -3,8 +3,7 @@
 ``records`` unit vectors of 384 dimensions drawn around 100 centres, k=100, at most 20 Lloyd
 iterations for everyone, each stopping early only once converged (no label changes; faiss:
 its error unchanged; tol=0 otherwise), faiss on all points (no subsampling). scikit-learn
-runs once (it takes a minute); ours alternates with faiss, best of five each (timing one
-after the other on a shared machine measures the neighbours' load as much as k-means).
+runs once (it takes a minute); ours alternates with faiss (``compare``), best of five each.
 Iterations differ with the seeding, so seconds per iteration are printed too.
 """
 
@@ -17,7 +16,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
-from benchmarks.bench_embed import interleaved
 from benchmarks.common import Result, compare
 from dataprep.stages.diversity.kmeans import LAST_FIT, assign, fit_kmeans, inertia
 
@@ -67,15 +65,15 @@ def run(records: int, workdir: Path) -> list[Result]:
         fitted["sklearn"] = km.cluster_centers_.astype(np.float32)
         iterations["sklearn"] = int(km.n_iter_)
 
-    faiss_line = interleaved(
+    faiss_line = compare(
+        "cluster",
         "k-means k=100 vs faiss",
         "faiss.Kmeans all points",
         records,
         megabytes,
         cpu_timed("ours", ours),
         cpu_timed("faiss", with_faiss),
-        "cluster",
-        rounds=5,
+        repeat=5,
     )
     sklearn_line = compare(
         "cluster", "k-means k=100 vs sklearn", "sklearn KMeans k-means++", records, megabytes, ours, with_sklearn, 1

@@ -14,14 +14,13 @@ timing one after the other measures the neighbours' load as much as the encoders
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
 
-from benchmarks.common import Result, best_of, peak_rss_mb
+from benchmarks.common import Result, compare
 from benchmarks.corpus import TOPICS, sentence
 from dataprep.stages.diversity.encoder import DEFAULT_MODEL, load_encoder, resolve_model
 from dataprep.stages.diversity.kmeans import assign, fit_kmeans
@@ -56,34 +55,6 @@ def agreement(exact: np.ndarray, fast: np.ndarray, k: int) -> tuple[float, float
     return same_centroids, normalized_mutual_info_score(fit_exact, fit_fast)
 
 
-def interleaved(
-    what: str,
-    baseline: str,
-    records: int,
-    megabytes: float,
-    ours: Callable[[], Any],
-    theirs: Callable[[], Any],
-    bench: str = "embed",
-    rounds: int = ROUNDS,
-) -> Result:
-    """Like :func:`benchmarks.common.compare`, with the two runs alternating."""
-    best_ours, best_theirs = float("inf"), float("inf")
-    for _ in range(rounds):
-        best_theirs = min(best_theirs, best_of(theirs, 1)[0])
-        best_ours = min(best_ours, best_of(ours, 1)[0])
-    return Result(
-        bench=bench,
-        what=what,
-        baseline=baseline,
-        records=records,
-        megabytes=round(megabytes, 2),
-        seconds=round(best_ours, 4),
-        baseline_seconds=round(best_theirs, 4),
-        ratio=round(best_theirs / best_ours, 3),
-        peak_rss_mb=round(peak_rss_mb(), 1),
-    )
-
-
 def one_length(label: str, texts: list[str], topics: list[str], ours: Any, baseline: Any) -> Result:
     out: dict[str, np.ndarray] = {}
 
@@ -95,7 +66,7 @@ def one_length(label: str, texts: list[str], topics: list[str], ours: Any, basel
 
     megabytes = sum(len(t.encode()) for t in texts) / 1e6
     what, base = f"onnx-int8 {label}", "SentenceTransformer.encode"
-    result = interleaved(what, base, len(texts), megabytes, run_ours, run_baseline)
+    result = compare("embed", what, base, len(texts), megabytes, run_ours, run_baseline, repeat=ROUNDS)
     exact = out["exact"] / np.linalg.norm(out["exact"], axis=1, keepdims=True)
     k = len(set(topics))
     same, refit = agreement(exact, out["fast"], k)

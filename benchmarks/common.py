@@ -63,30 +63,39 @@ def compare(
     theirs: Callable[[], Any],
     repeat: int = 3,
 ) -> Result:
-    """Time ``ours`` and ``theirs`` alternately (best of ``repeat``) and build a Result."""
-    base_seconds, _ = best_of(theirs, repeat)
-    our_seconds, _ = best_of(ours, repeat)
+    """Time ``ours`` and ``theirs`` in alternating rounds (best of ``repeat`` each) and build a Result.
+
+    Alternating keeps a burst of load on a shared machine from landing on one side only.
+    """
+    base_seconds = our_seconds = float("inf")
+    for _ in range(repeat):
+        base_seconds = min(base_seconds, best_of(theirs, 1)[0])
+        our_seconds = min(our_seconds, best_of(ours, 1)[0])
     return Result(
         bench=bench,
         what=what,
         baseline=baseline,
         records=records,
         megabytes=round(megabytes, 2),
-        seconds=round(our_seconds, 4),
-        baseline_seconds=round(base_seconds, 4),
+        seconds=our_seconds,
+        baseline_seconds=base_seconds,
         ratio=round(base_seconds / our_seconds, 3),
         peak_rss_mb=round(peak_rss_mb(), 1),
     )
 
 
 def print_table(results: list[Result]) -> None:
-    header = f"{'bench':<10} {'what':<28} {'records/s':>12} {'MB/s':>8} {'baseline':<26} {'ratio':>7} {'peak MB':>8}"
+    header = (
+        f"{'bench':<10} {'what':<30} {'records/s':>11} {'MB/s':>7}  {'baseline':<30} {'base rec/s':>11} "
+        f"{'ratio':>7} {'peak MB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
+        base_rate = r.records / r.baseline_seconds if r.baseline_seconds else float("nan")
         print(
-            f"{r.bench:<10} {r.what:<28} {r.records_per_second:>12,.0f} {r.mb_per_second:>8.1f} "
-            f"{r.baseline:<26} {r.ratio:>6.2f}x {r.peak_rss_mb:>8.0f}"
+            f"{r.bench:<10} {r.what:<30} {r.records_per_second:>11,.0f} {r.mb_per_second:>7.1f}  "
+            f"{r.baseline:<30} {base_rate:>11,.0f} {r.ratio:>6.2f}x {r.peak_rss_mb:>8.0f}"
         )
 
 

@@ -255,3 +255,27 @@ def test_inspect_and_show(pipeline_file, tmp_path, cli):
     assert result.exit_code == 0 and "Question 1?" in result.output and "Question 2?" not in result.output
     result = cli("show", tmp_path / "run" / "01-extract", "--rejects")
     assert "empty-output" in result.output
+
+
+def test_editing_a_referenced_file_reruns_the_stage(tmp_path, qa_csv):
+    phrases = tmp_path / "mine.txt"
+    phrases.write_text("answer number\n", encoding="utf-8")
+    path = write_pipeline(
+        tmp_path,
+        f"""\
+        name: ref
+        output_dir: {tmp_path / "run"}
+        stages:
+          - stage: extract-csv
+            inputs: [{qa_csv}]
+            input_column: question
+            output_column: answer
+          - stage: filter-slop
+            phrase_lists: ["custom={phrases}"]
+            actions: {{custom: flag}}
+        """,
+    )
+    assert [r.status for r in run_pipeline(load_pipeline(path), quiet=True)] == ["ran", "ran"]
+    assert [r.status for r in run_pipeline(load_pipeline(path), quiet=True)] == ["skipped", "skipped"]
+    phrases.write_text("answer number\nend\n", encoding="utf-8")
+    assert [r.status for r in run_pipeline(load_pipeline(path), quiet=True)] == ["skipped", "ran"]

@@ -1,4 +1,4 @@
-"""Entry point: ``dataprep run``, ``dataprep inspect``, ``dataprep show`` and one command per stage."""
+"""Entry point: ``dataprep run``, ``inspect``, ``show``, ``show-tokens`` and one command per stage."""
 
 from __future__ import annotations
 
@@ -69,9 +69,20 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
         "beside it); anything else gives a Parquet folder (with stats.json and rejects.jsonl inside)."
     )
 
-    def callback(inputs: tuple[str, ...], output: str, seed: int, quiet: bool, **values: Any) -> None:
+    lists = hasattr(stage_cls, "listing")
+
+    def callback(inputs: tuple[str, ...], output: str | None, seed: int, quiet: bool, **values: Any) -> None:
         config = config_from_options(stage_cls.Config, values, f"dataprep {stage_cls.name}")
-        stats = stage_cls(config, StageContext(seed=seed, quiet=quiet)).run(list(inputs), Path(output))
+        stage = stage_cls(config, StageContext(seed=seed, quiet=quiet))
+        # A stage may answer some options with a listing instead of an output (extract-sql --list-tables).
+        listing = getattr(stage, "listing", None)
+        text = listing(list(inputs)) if listing is not None else None
+        if text is not None:
+            click.echo(text)
+            return
+        if output is None:
+            raise click.UsageError("Missing option '-o' / '--output'.")
+        stats = stage.run(list(inputs), Path(output))
         summary_line = stats.to_dict()
         dropped = ", ".join(f"{k}={v}" for k, v in summary_line["dropped"].items()) or "none"
         click.echo(
@@ -82,7 +93,11 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
 
     params: list[click.Parameter] = [
         click.Argument(["inputs"], nargs=-1, required=True, metavar=f"{what}..."),
-        click.Option(["-o", "--output"], required=True, help=out_help),
+        click.Option(
+            ["-o", "--output"],
+            required=not lists,
+            help=out_help + (" Required unless the options ask for a listing." if lists else ""),
+        ),
         click.Option(["--seed"], type=int, default=0, show_default=True, help="Random seed."),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bar."),
         *config_options(stage_cls.Config),
@@ -136,7 +151,23 @@ def show_command(path: str, count: int, rejects: bool) -> None:
     show_records(Path(path), count, rejects=rejects)
 
 
+@main.command("show-tokens")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("-n", "count", type=int, default=3, show_default=True, help="How many sequences.")
+@click.option("--raw", is_flag=True, help="Print (token, label) pairs instead of coloured text.")
+@click.option("--tokenizer", help="Tokenizer to decode with. Default: the one tokenize saved in OUT/tokenizer.")
+def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None) -> None:
+    """Print tokenized sequences with trained tokens green and masked ones (-100) red."""
+    from dataprep.tokens.show import show_tokens
+
+    show_tokens(Path(path), count, raw=raw, tokenizer=tokenizer)
+
+
 def _add_stage_commands() -> None:
+    from dataprep.cli.train_commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
     for stage_cls in registry().values():
         if stage_cls.name not in main.commands:
             main.add_command(_stage_command(stage_cls))

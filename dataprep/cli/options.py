@@ -56,25 +56,26 @@ def _default_text(info: FieldInfo) -> str:
 
 
 def option_for(name: str, info: FieldInfo) -> click.Option:
-    """One click option for one config field."""
+    """One click option for one config field, named after its alias when it has one."""
     annotation = _strip_optional(info.annotation)
     origin = typing.get_origin(annotation)
     help_text = (info.description or "") + _default_text(info)
+    shown = info.alias or name
     if annotation is bool:
         return click.Option(
-            [f"{flag(name)}/--no-{name.replace('_', '-')}"], default=None, help=help_text, show_default=False
+            [f"{flag(shown)}/--no-{shown.replace('_', '-')}", name], default=None, help=help_text, show_default=False
         )
     if origin is Literal:
         choices = [str(c) for c in typing.get_args(annotation)]
-        return click.Option([flag(name)], type=click.Choice(choices), default=None, help=help_text)
+        return click.Option([flag(shown), name], type=click.Choice(choices), default=None, help=help_text)
     if origin in (list, tuple, set):
-        return click.Option([flag(name)], multiple=True, default=None, help=help_text + " (repeatable)")
+        return click.Option([flag(shown), name], multiple=True, default=None, help=help_text + " (repeatable)")
     if origin is dict:
         return click.Option(
-            [flag(name)], multiple=True, default=None, metavar="KEY=VALUE", help=help_text + " (repeatable)"
+            [flag(shown), name], multiple=True, default=None, metavar="KEY=VALUE", help=help_text + " (repeatable)"
         )
     kinds = {int: click.INT, float: click.FLOAT, str: click.STRING, Path: click.Path()}
-    return click.Option([flag(name)], type=kinds.get(annotation, click.STRING), default=None, help=help_text)
+    return click.Option([flag(shown), name], type=kinds.get(annotation, click.STRING), default=None, help=help_text)
 
 
 def config_options(config_cls: type[BaseModel]) -> list[click.Option]:
@@ -98,12 +99,15 @@ def config_from_options(config_cls: type[BaseModel], values: dict[str, Any], com
         annotation = _strip_optional(info.annotation)
         origin = typing.get_origin(annotation)
         if origin is dict:
+            # Values typed str stay verbatim: YAML would read a CSS selector like '#answer' as a comment.
+            value_types = typing.get_args(annotation)
+            raw_strings = len(value_types) == 2 and value_types[1] is str
             parsed = {}
             for item in value:
                 key, sep, raw = str(item).partition("=")
                 if not sep:
                     raise ConfigError(f"{command} {flag(name)} {item!r}: expected KEY=VALUE.")
-                parsed[key.strip()] = _parse_scalar(raw)
+                parsed[key.strip()] = raw if raw_strings else _parse_scalar(raw)
             value = parsed
         elif origin in (list, tuple, set):
             value = list(value)

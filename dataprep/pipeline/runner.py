@@ -55,8 +55,10 @@ def stage_fingerprint(stage: PlannedStage, seed: int, upstream_fps: dict[str, st
     for name in stage.upstream:
         if name not in (stage.inputs or []):
             inputs.append(["stage", upstream_fps[name]])
+    referenced = [_file_fingerprint(str(p), ("",)) for p in stage.cls.referenced_files(stage.config) if p.exists()]
     payload = {
         "stage": stage.cls.name,
+        "referenced_files": referenced,
         "config": stage.config.model_dump(mode="json"),
         "seed": seed,
         "version": __version__,

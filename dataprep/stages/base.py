@@ -122,6 +122,13 @@ class StageOutput:
     def reject(self, reject: Reject) -> None:
         self.rejects.write(reject.reason, source=reject.source, record=reject.record, detail=reject.detail)
 
+    def reject_all(self, rejects: list[Reject], stats: StageStats) -> None:
+        """Write records a reader could not use, counting each as read and dropped."""
+        for reject in rejects:
+            stats.records_in += 1
+            stats.drop(reject.reason)
+            self.reject(reject)
+
     def commit(self, stats: StageStats) -> None:
         if self._records is not None:
             self._records.close()
@@ -169,6 +176,15 @@ class Stage:
         self.config = config
         self.ctx = ctx or StageContext()
 
+    @classmethod
+    def referenced_files(cls, config: StageConfig) -> list[Path]:
+        """Files or folders the options point at (phrase lists, a local model).
+
+        The runner folds their sizes and modification times into the stage's
+        fingerprint, so editing one reruns the stage.
+        """
+        return []
+
     def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
         output = StageOutput(Path(out), folder_only=self.folder_output)
@@ -213,9 +229,11 @@ class SourceStage(Stage):
 
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         files = self.input_files(inputs)
+        # Rows are batched across files: a source with one record per file (HTML pages)
+        # would otherwise write one Parquet row group per record.
+        rows: list[dict[str, Any]] = []
         with self.progress(None) as bar:
             for path in files:
-                rows: list[dict[str, Any]] = []
                 for item in self.read(path):
                     stats.records_in += 1
                     if isinstance(item, Reject):
@@ -227,8 +245,8 @@ class SourceStage(Stage):
                         self._flush(rows, output, stats)
                         bar.update(len(rows))
                         rows = []
-                self._flush(rows, output, stats)
-                bar.update(len(rows))
+            self._flush(rows, output, stats)
+            bar.update(len(rows))
         stats.extra.update(self.summary())
 
     @staticmethod
@@ -262,10 +280,7 @@ class RecordStage(Stage):
         self.fit(inputs)
         with self.progress(count_records(inputs)) as bar:
             for read in self.read_batches(inputs):
-                for reject in read.rejects:
-                    stats.records_in += 1
-                    stats.drop(reject.reason)
-                    output.reject(reject)
+                output.reject_all(read.rejects, stats)
                 size = batch_len(read.batch)
                 if not size:
                     continue

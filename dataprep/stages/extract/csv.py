@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -21,39 +20,17 @@ from dataprep.errors import InputError, suggest
 from dataprep.io.encoding import detect_encoding, open_binary
 from dataprep.io.readers import Reject
 from dataprep.records import new_record
-from dataprep.stages import SourceStage, StageConfig, register
+from dataprep.stages import SourceStage, register
+from dataprep.stages.extract.mapping import ColumnMappingConfig, unescape
 
 DELIMITERS = ",;\t|"
 DEFAULT_NA = ["nan", "NaN", "NAN", "NULL", "null", "None", "#N/A"]
 
 
-def unescape(text: str | None) -> str | None:
-    """Let ``\\n`` and ``\\t`` typed on a command line mean a newline and a tab."""
-    if text is None:
-        return None
-    return text.replace("\\n", "\n").replace("\\t", "\t")
-
-
-def template_fields(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
-class ExtractCsvConfig(StageConfig):
+class ExtractCsvConfig(ColumnMappingConfig):
     """Options of ``extract-csv``. Give exactly one mapping: a text column, an
     input/output column pair, or a template (with an optional output template)."""
 
-    text_column: str | None = Field(None, description="Column that holds the text of each record.")
-    input_column: str | None = Field(None, description="Column that holds the prompt (with --output-column).")
-    output_column: str | None = Field(None, description="Column that holds the response (with --input-column).")
-    template: str | None = Field(
-        None,
-        description="Build the text (or the input, with --output-template) from columns, "
-        'e.g. "Q: {question}\\nA: {answer}".',
-    )
-    output_template: str | None = Field(None, description="Build the output from columns, e.g. '{answer}'.")
-    meta_columns: list[str] = Field(
-        default_factory=list, description="Columns copied into meta; '*' copies every unmapped column."
-    )
     encoding: str = Field(
         "auto", description="File encoding; auto reads a BOM, else UTF-8, else Windows-1252, else Latin-1."
     )
@@ -71,11 +48,6 @@ class ExtractCsvConfig(StageConfig):
         description="Cell values that mean missing (besides empty cells); such a text cell is rejected.",
     )
 
-    @field_validator("template", "output_template")
-    @classmethod
-    def _unescape(cls, value: str | None) -> str | None:
-        return unescape(value)
-
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, value: str | None) -> str | None:
@@ -86,28 +58,8 @@ class ExtractCsvConfig(StageConfig):
 
     @model_validator(mode="after")
     def _one_mapping(self) -> ExtractCsvConfig:
-        pair = self.input_column is not None or self.output_column is not None
-        given = sum([self.text_column is not None, pair, self.template is not None])
-        if given != 1:
-            raise ValueError("give exactly one mapping: text_column, or input_column with output_column, or template")
-        if pair and (self.input_column is None or self.output_column is None):
-            raise ValueError("input_column and output_column go together; give both")
-        if self.output_template is not None and self.template is None:
-            raise ValueError("output_template needs template (the input side)")
-        try:
-            for text in (self.template, self.output_template):
-                if text is not None:
-                    template_fields(text)
-        except ValueError as exc:
-            raise ValueError(f"bad template: {exc}; write columns as {{name}} and literal braces as {{{{ }}}}") from exc
+        self.check_mapping(required=True)
         return self
-
-    def mapped_columns(self) -> list[str]:
-        columns = [c for c in (self.text_column, self.input_column, self.output_column) if c]
-        for text in (self.template, self.output_template):
-            if text:
-                columns.extend(template_fields(text))
-        return columns
 
 
 def clean_header(names: list[str]) -> list[str]:

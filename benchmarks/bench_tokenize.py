@@ -1,0 +1,120 @@
+"""tokenize against the tokenizer's own ``encode_batch`` and against a plain ``Dataset.map``.
+
+Both formats the issue names, on the same texts, in one run: ``text`` (question and answer
+as one document) and ``input-output`` (the pair). The stage's time includes reading the
+Parquet input, building labels and writing the ``save_to_disk`` folder; ``encode_batch``
+only tokenizes texts already in memory, ``Dataset.map`` tokenizes and writes its cache.
+The tokenizer is the sample tiny-llama one (a byte-level BPE), so nothing is downloaded.
+
+Each comparison runs ROUNDS times, alternating the stage and the baseline, and keeps the
+best time of each side: the CPUs are shared, and alternating spreads other processes' load
+over both sides.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from benchmarks.common import Result, compare
+from benchmarks.corpus import qa_pair
+from dataprep.io.writers import ParquetShardWriter
+from dataprep.records import new_record, rows_to_batch
+from dataprep.stages.base import StageContext
+from dataprep.stages.tokenize import Tokenize, TokenizeConfig
+
+TOKENIZER = Path(__file__).resolve().parent.parent / "sample_data" / "tiny-llama"
+ROUNDS = 5
+
+
+def write_corpus(folder: Path, records: int, seed: int = 0) -> tuple[Path, Path, list[str], list[str], list[str]]:
+    """Parquet folders of text records and of input/output records, plus their texts."""
+    rng = random.Random(seed)
+    texts, inputs, outputs = [], [], []
+    text_writer = ParquetShardWriter(folder / "text")
+    pair_writer = ParquetShardWriter(folder / "pairs")
+    chunk: list[tuple[str, str]] = []
+    for i in range(records):
+        _, question, answer = qa_pair(rng)
+        chunk.append((question, answer))
+        if len(chunk) == 10_000 or i == records - 1:
+            text_writer.write(rows_to_batch([new_record(f"b#{n}", text=f"{q}\n{a}") for n, (q, a) in enumerate(chunk)]))
+            pair_writer.write(
+                rows_to_batch([new_record(f"b#{n}", input=q, output=a) for n, (q, a) in enumerate(chunk)])
+            )
+            texts += [f"{q}\n{a}" for q, a in chunk]
+            inputs += [q for q, _ in chunk]
+            outputs += [a for _, a in chunk]
+            chunk = []
+    text_writer.close()
+    pair_writer.close()
+    return folder / "text", folder / "pairs", texts, inputs, outputs
+
+
+def run(records: int, workdir: Path) -> list[Result]:
+    from datasets import Dataset, disable_progress_bars, load_from_disk
+    from transformers import AutoTokenizer
+
+    disable_progress_bars()
+    text_dir, pair_dir, texts, inputs, outputs = write_corpus(workdir / "tokenize-corpus", records)
+    megabytes = sum(len(t.encode()) for t in texts) / 1e6
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER)
+    backend = tokenizer.backend_tokenizer
+    out = Path(tempfile.mkdtemp(dir=workdir))
+    Dataset.from_dict({"text": texts, "input": inputs, "output": outputs}).save_to_disk(str(out / "hf"))
+    hf = load_from_disk(str(out / "hf"))
+
+    def stage(source: Path, fmt: str):
+        config = TokenizeConfig(tokenizer=str(TOKENIZER), format=fmt, max_length=2048)
+
+        def ours() -> None:
+            shutil.rmtree(out / "o", ignore_errors=True)
+            Tokenize(config, StageContext(quiet=True)).run([source], out / "o")
+
+        return ours
+
+    def text_map() -> None:
+        hf.map(lambda b: tokenizer(b["text"]), batched=True, load_from_cache_file=False)
+
+    def pair_map() -> None:
+        hf.map(
+            lambda b: {
+                "input_ids": tokenizer(b["input"])["input_ids"],
+                "output_ids": tokenizer(b["output"])["input_ids"],
+            },
+            batched=True,
+            load_from_cache_file=False,
+        )
+
+    def pair_encode() -> None:
+        backend.encode_batch(inputs)
+        backend.encode_batch(outputs)
+
+    results = []
+    for fmt, source, encode, mapped in (
+        ("text", text_dir, lambda: backend.encode_batch(texts), text_map),
+        ("input-output", pair_dir, pair_encode, pair_map),
+    ):
+        ours = stage(source, fmt)
+        ours()  # warm up: the first run also imports and caches
+        best: dict[str, Result] = {}
+        for _ in range(ROUNDS):
+            for name, baseline, theirs in (
+                ("encode_batch", "vs encode", encode),
+                ("Dataset.map(tok)", "vs map", mapped),
+            ):
+                result = compare("tokenize", f"{fmt}, {baseline}", name, records, megabytes, ours, theirs, repeat=1)
+                kept = best.get(name)
+                if kept is not None:
+                    result = replace(
+                        result,
+                        seconds=min(result.seconds, kept.seconds),
+                        baseline_seconds=min(result.baseline_seconds, kept.baseline_seconds),
+                    )
+                best[name] = result
+        for result in best.values():
+            results.append(replace(result, ratio=round(result.baseline_seconds / result.seconds, 3)))
+    return results

@@ -1,0 +1,1 @@
+"""Scores for judging a stage's output against hand-made gold data."""

@@ -1,0 +1,154 @@
+"""``dedup``: drop exact duplicates and, with ``--near``, near-duplicates (MinHash LSH).
+
+Two passes over the input. ``fit`` computes, batch by batch, an exact key (a
+hash of the normalised content: case, whitespace and punctuation folded) and,
+for ``--near``, the LSH band keys of a MinHash signature; then it groups records
+that share a key, across the whole dataset. ``process`` keeps one record per
+group and tags every member with ``meta.dup_group`` (the id of the record kept).
+
+Only the band keys (``bands`` x 8 bytes per record) stay in memory, never the
+signatures or the texts, so a million short records fit in a few hundred MB.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
+from dataprep.stages import RecordStage, StageConfig, register
+from dataprep.stages.content import get, record_problem, slots
+from dataprep.stages.dedup.minhash import (
+    band_keys,
+    duplicate_groups,
+    exact_keys,
+    lsh_params,
+    minhash_signatures,
+)
+
+
+class DedupConfig(StageConfig):
+    """Options of ``dedup``."""
+
+    near: bool = Field(False, description="Also remove near-duplicates with MinHash LSH (exact duplicates always go).")
+    threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Near-duplicate when the estimated Jaccard similarity of the n-gram sets is at least this.",
+    )
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations: more is more exact and slower.")
+    ngram: int = Field(5, ge=1, description="Word n-gram (shingle) size for near-duplicates.")
+    keep: Literal["first", "longest"] = Field(
+        "first", description="Which record of a group to keep: the first in input order, or the longest."
+    )
+    compare: Literal["all", "output"] = Field(
+        "all",
+        description="What must match: all of the content (prompt and response together), or the response "
+        "side only (output, assistant turns, text).",
+    )
+
+
+@register
+class Dedup(RecordStage):
+    """Remove exact duplicates (normalised hash) and, with --near, near-duplicates (MinHash LSH)."""
+
+    name = "dedup"
+    Config = DedupConfig
+    config: DedupConfig
+    batch_size = 10_000
+
+    def __init__(self, config: DedupConfig, ctx: Any = None) -> None:
+        super().__init__(config, ctx)
+        self.bands, self.rows = lsh_params(config.threshold, config.num_perm) if config.near else (0, 0)
+        self._cursor = 0
+        self._dropped = np.zeros(0, dtype=bool)
+        self._labels = np.zeros(0, dtype=np.int64)
+        self._exact = np.zeros(0, dtype=np.uint64)
+        self._kept_of: dict[int, int] = {}
+        self._ids: list[str] = []
+
+    def content(self, batch: Batch, i: int) -> str:
+        """The string two records are compared on; fields are kept apart by a newline."""
+        prompts = self.config.compare == "all"
+        return "\n".join(get(batch, i, slot) for slot in slots(batch, i, prompts=prompts))
+
+    def fit(self, inputs: list[Path | str]) -> None:
+        exact, eligible, lengths, bands = [], [], [], []
+        for read in self.read_batches(inputs):
+            batch = read.batch
+            n = batch_len(batch)
+            if not n:
+                continue
+            ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
+            texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
+            exact.append(exact_keys(texts))
+            eligible.append(ok)
+            lengths.append(np.fromiter((len(t) for t in texts), dtype=np.int64, count=n))
+            self._ids.extend(str(x) for x in batch["id"])
+            if self.config.near:
+                signatures = minhash_signatures(
+                    texts, num_perm=self.config.num_perm, ngram=self.config.ngram, seed=self.ctx.seed
+                )
+                bands.append(band_keys(signatures, self.bands, self.rows))
+        if not exact:
+            return
+        self._exact = np.concatenate(exact)
+        ok = np.concatenate(eligible)
+        size = np.concatenate(lengths)
+        self._labels = duplicate_groups(self._exact, ok, np.concatenate(bands) if bands else None)
+        self._choose(size)
+
+    def _choose(self, size: np.ndarray) -> None:
+        grouped = np.nonzero(self._labels >= 0)[0]
+        labels = self._labels[grouped]
+        # Within each group the first row after this sort is kept: longest (if asked), then earliest.
+        primary = -size[grouped] if self.config.keep == "longest" else np.zeros(len(grouped), dtype=np.int64)
+        order = np.lexsort((grouped, primary, labels))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = labels[order][1:] != labels[order][:-1]
+        kept = grouped[order][first]
+        self._kept_of = dict(zip(self._labels[kept].tolist(), kept.tolist()))
+        self._dropped = np.zeros(len(self._labels), dtype=bool)
+        self._dropped[grouped] = True
+        self._dropped[kept] = False
+
+    def summary(self) -> dict[str, Any]:
+        grouped = int((self._labels >= 0).sum())
+        out: dict[str, Any] = {
+            "groups": len(self._kept_of),
+            "records_in_groups": grouped,
+            "duplicates_dropped": int(self._dropped.sum()),
+        }
+        if self.config.near:
+            out["lsh"] = {"bands": self.bands, "rows_per_band": self.rows}
+        return out
+
+    def process(self, batch: Batch) -> Batch:
+        n = batch_len(batch)
+        reasons: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        for i in range(n):
+            row = self._cursor + i
+            problem = record_problem(batch, i)
+            if problem:
+                reasons[i], details[i] = problem, "the record has no content to compare"
+                continue
+            label = int(self._labels[row])
+            if label < 0:
+                continue
+            kept = self._kept_of[label]
+            meta = dict(batch["meta"][i] or {})
+            meta["dup_group"] = self._ids[kept]
+            batch["meta"][i] = meta
+            if self._dropped[row]:
+                exact = self._exact[row] == self._exact[kept]
+                reasons[i] = "duplicate" if exact else "near-duplicate"
+                details[i] = f"{'same normalised content as' if exact else 'near-duplicate of'} {self._ids[kept]}"
+        self._cursor += n
+        batch[REJECT_COLUMN] = reasons
+        batch[REJECT_DETAIL_COLUMN] = details
+        return batch

@@ -1,0 +1,189 @@
+"""Exact keys, MinHash signatures and LSH banding in numpy, for ``dedup``.
+
+Kept in two kinds of step so the work can be spread later (ray ``map_batches``):
+
+- per batch, pure functions of their arguments: :func:`normalize`, :func:`exact_keys`,
+  :func:`minhash_signatures`, :func:`band_keys`;
+- global, over the keys of every record: :func:`duplicate_groups`.
+
+A signature is the minimum, over a record's word n-grams, of ``num_perm``
+multiply-shift hashes (Dietzfelbinger et al.) of each n-gram's 32-bit hash. It is
+one matrix product per batch rather than a Python loop per record, which is why
+it is used instead of ``datasketch.MinHash`` (see benchmarks/bench_dedup.py).
+The bands and rows per band come from datasketch's own optimiser, so a threshold
+means what it means in ``datasketch.MinHashLSH``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from datasketch.lsh import _optimal_param
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+_WORDS = re.compile(r"[^\W_]+")
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+#: Signature value of a record without a single word; such records are never grouped by LSH.
+EMPTY = np.uint32(0xFFFFFFFF)
+#: Shingles hashed per matrix block; bounds the temporary (block x num_perm x 8 bytes).
+_BLOCK = 1024
+
+
+#: ASCII letters and digits lower-cased, everything else a space: a bytes.translate table,
+#: several times faster than the regex on the ASCII text that most records are.
+_ASCII_WORDS = bytes(ord(chr(c).lower()) if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words (runs of letters and digits) of ``text``."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    return _WORDS.findall(text.lower())
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace folded: ``"Jet-lag?!"`` -> ``"jet lag"``."""
+    return " ".join(words(text))
+
+
+def _hash64(data: str) -> int:
+    return int.from_bytes(hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def exact_keys(texts: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each normalised text (of the raw text where nothing is left)."""
+    out = np.empty(len(texts), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        norm = normalize(text)
+        out[i] = _hash64(norm if norm else "\x00" + text.strip())
+    return out
+
+
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band) that best separate pairs above and below ``threshold``."""
+    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int = 5, seed: int = 0) -> np.ndarray:
+    """MinHash signatures of word n-grams, one row per text (``uint32``, ``len(texts) x num_perm``).
+
+    A pure function of its arguments: any batch split gives the same rows. A text
+    with fewer than ``ngram`` words is one shingle; a text without words is all :data:`EMPTY`.
+    """
+    tokens = [words(text) for text in texts]
+    lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
+    # pandas' hash table numbers the distinct words in C; each is then hashed once.
+    flat = np.fromiter(itertools.chain.from_iterable(tokens), dtype=object, count=lengths.sum())
+    codes, vocab = pd.factorize(flat)
+    token_hash = np.fromiter((_hash64(w) for w in vocab), dtype=np.uint64, count=len(vocab))[codes]
+    shingles, owners = _shingles(token_hash, lengths, ngram)
+    signatures = np.full((num_perm, len(texts)), EMPTY, dtype=np.uint32)
+    if len(shingles):
+        a, b = _permutations(num_perm, seed)
+        counts = np.bincount(owners, minlength=len(texts))
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        record = 0
+        while record < len(texts):
+            # Blocks of whole records, so each record's minimum comes out of one block;
+            # permutations x shingles, so the minimum runs along contiguous rows.
+            stop = max(int(np.searchsorted(bounds, bounds[record] + _BLOCK, side="right")) - 1, record + 1)
+            lo, hi = bounds[record], bounds[stop]
+            present = np.nonzero(counts[record:stop])[0]
+            if len(present):
+                with np.errstate(over="ignore"):
+                    hashed = np.multiply.outer(a, shingles[lo:hi])
+                    hashed += b[:, None]
+                    hashed >>= _SHIFT32
+                starts = bounds[record:stop][present] - lo
+                signatures[:, record + present] = np.minimum.reduceat(hashed, starts, axis=1)
+            record = stop
+    return np.ascontiguousarray(signatures.T)
+
+
+def _shingles(token_hash: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of every word n-gram (as uint64) and the record each belongs to, in order."""
+    total = len(token_hash)
+    if not total:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    ends = np.repeat(np.cumsum(lengths), lengths)
+    starts = ends - np.repeat(lengths, lengths)
+    position = np.arange(total)
+    # A window starts where n words fit before the record ends; a shorter record is one window.
+    valid = (position + n <= ends) | ((position == starts) & (lengths[owner] < n))
+    weights = np.random.default_rng(n).integers(1, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    combined = np.zeros(total, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            index = position + j
+            inside = index < ends
+            combined[inside] += token_hash[index[inside]] * weights[j]
+    combined = combined[valid]
+    folded = (combined >> _SHIFT32) ^ (combined & _MASK32)
+    return folded, owner[valid]
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per band per record (``len x bands``); equal keys mean an equal band.
+
+    A record without words gets 0 in every band, and 0 is never grouped (a real key
+    is 0 with probability 2**-64).
+    """
+    weights = np.random.default_rng(rows).integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = np.empty((len(signatures), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            block = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64)
+            # A weighted sum that wraps at 2**64: distinct bands collide with negligible probability.
+            keys[:, band] = (block * weights).sum(axis=1, dtype=np.uint64)
+    keys[(signatures == EMPTY).all(axis=1)] = 0
+    return keys
+
+
+def _run_edges(keys: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges from each member to the first member with the same key."""
+    order = members[np.argsort(keys[members], kind="stable")]
+    sorted_keys = keys[order]
+    same = np.concatenate([[False], sorted_keys[1:] == sorted_keys[:-1]])
+    first = np.maximum.accumulate(np.where(same, 0, np.arange(len(order))))
+    return order[first[same]], order[same]
+
+
+def duplicate_groups(exact: np.ndarray, eligible: np.ndarray, bands: np.ndarray | None = None) -> np.ndarray:
+    """Group records with equal exact keys or, given ``bands``, any equal band key.
+
+    Returns a group label per record, -1 for a record without duplicates. Groups
+    are transitive: if A matches B and B matches C, all three are one group.
+    Records where ``eligible`` is False are never grouped.
+    """
+    n = len(exact)
+    members = np.nonzero(eligible)[0]
+    edges = [_run_edges(exact, members)]
+    if bands is not None:
+        for band in range(bands.shape[1]):
+            column = bands[:, band]
+            edges.append(_run_edges(column, members[column[members] != 0]))
+    src = np.concatenate([e[0] for e in edges])
+    dst = np.concatenate([e[1] for e in edges])
+    labels = np.full(n, -1, dtype=np.int64)
+    if not len(src):
+        return labels
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    grouped = np.bincount(component)[component] > 1
+    labels[grouped] = component[grouped]
+    return labels

@@ -1,0 +1,1 @@
+"""Filters: stages that drop or clean records by what they say."""

@@ -1,0 +1,480 @@
+"""``filter-slop``: drop refusals, strip AI disclaimers, flag stylistic slop.
+
+Phrases come from lists (the built-in ones in ``phrases/``, and your own) and
+regexes, each with a category; each category has an action:
+
+- ``drop``: the record goes to the rejects file with the phrase and category that decided;
+- ``strip``: the sentence (or line) that holds the phrase is removed and the rest kept,
+  unless fewer than ``min_words_left`` words are left, then the record is dropped;
+- ``flag``: matches and their density per 1,000 words go into ``meta["slop"]``.
+
+Every string is folded once (lower case, curly quotes made straight, runs of
+whitespace made one space) and scanned in one pass by an Aho-Corasick automaton
+(pyahocorasick) holding every phrase, so the cost does not grow with the number
+of phrases. Matches must sit on word boundaries: "bias" does not match "biased".
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import ahocorasick
+from pydantic import Field, field_validator, model_validator
+
+from dataprep.errors import ConfigError, suggest
+from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
+from dataprep.stages import RecordStage, StageConfig, register
+from dataprep.stages.content import get, put, record_problem, slots
+
+PHRASE_DIR = Path(__file__).with_name("phrases")
+BUILTIN_CATEGORIES = ("refusal", "ai-disclaimer", "gptism")
+DEFAULT_ACTIONS = {"refusal": "drop", "ai-disclaimer": "strip", "gptism": "flag"}
+#: How many phrases ``stats.json`` lists by hit count.
+TOP_PHRASES = 50
+Action = Literal["drop", "strip", "flag"]
+_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+#: The category of exception phrases (list lines starting with "!").
+EXCEPTION = "!"
+
+
+def _fold_table() -> dict[int, str]:
+    table: dict[int, str] = {ord(c): "'" for c in "\u2018\u2019\u201a\u201b\u2032\u02bc`\u00b4"}
+    table.update({ord(c): '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"})
+    table.update({ord(c): "-" for c in "\u2010\u2011"})
+    table.update({c: " " for c in range(0x3001) if chr(c).isspace()})
+    # "İ".lower() is two characters; every other character lowers to one, so folding
+    # stays one-to-one and match positions map straight back to the original text.
+    table[0x130] = "i"
+    return table
+
+
+_FOLD = _fold_table()
+# The same folding for ASCII text as a byte table: bytes.translate is a plain table
+# lookup, many times faster than str.translate, which costs more than the match itself.
+_ASCII_FOLD = bytes(ord(_FOLD.get(b, chr(b)).lower()) if b < 128 else b for b in range(256))
+_RUNS = re.compile(r" {2,}")
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def _lower(text: str) -> str:
+    """Lower case, straight quotes, every whitespace character a space; one character for one."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_FOLD).decode("ascii")
+    return text.translate(_FOLD).lower()
+
+
+def fold(text: str) -> str:
+    """Lower case, straight quotes, one space for any run of whitespace."""
+    low = _lower(text)
+    return _RUNS.sub(" ", low) if "  " in low else low
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def expand(line: str) -> list[str]:
+    """``"{i'm|i am} sorry"`` -> ``["i'm sorry", "i am sorry"]``."""
+    parts = _BRACES.split(line)
+    if any("{" in p or "}" in p for p in parts[::2]):
+        raise ValueError("unbalanced or nested braces; write {a|b} groups side by side, not inside each other")
+    options = [[part] if k % 2 == 0 else part.split("|") for k, part in enumerate(parts)]
+    return ["".join(choice) for choice in itertools.product(*options)]
+
+
+def load_phrase_file(path: Path) -> tuple[list[str], list[str]]:
+    """Read a phrase list: (phrases, exceptions), folded and de-duplicated in file order."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read this phrase list ({exc}); give a UTF-8 text file.") from exc
+    phrases: dict[str, None] = {}
+    exceptions: dict[str, None] = {}
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        target = exceptions if line.startswith("!") else phrases
+        try:
+            expanded = expand(line.removeprefix("!"))
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: {exc}.") from exc
+        for phrase in expanded:
+            folded = fold(phrase).strip()
+            if folded:
+                target[folded] = None
+    return list(phrases), list(exceptions)
+
+
+class Match(NamedTuple):
+    """A phrase found in a string; ``start``/``end`` index the original string."""
+
+    start: int
+    end: int
+    phrase: str
+    category: str
+
+
+class PhraseMatcher:
+    """Finds every phrase of every category in one pass over a string."""
+
+    def __init__(
+        self,
+        phrases: Mapping[str, str],
+        exceptions: Iterable[str] = (),
+        regexes: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self.automaton: Any = ahocorasick.Automaton()
+        entries = [(p, c) for p, c in phrases.items()] + [(p, EXCEPTION) for p in exceptions]
+        for phrase, category in entries:
+            # Only a phrase that starts (ends) with a letter or digit needs a boundary there.
+            value = (phrase, category, len(phrase), _is_word(phrase[0]), _is_word(phrase[-1]))
+            self.automaton.add_word(phrase, value)
+        self.size = len(phrases)
+        if entries:
+            self.automaton.make_automaton()
+        self.regex_categories = [category for category, _ in regexes]
+        self.regex_keys = [f"re:{pattern}" for _, pattern in regexes]
+        # One alternation: one scan for all regexes too. Group names tell which one matched.
+        joined = "|".join(f"(?P<_slop{k}>{pattern})" for k, (_, pattern) in enumerate(regexes))
+        self.regex = re.compile(joined, re.IGNORECASE) if regexes else None
+
+    def find(self, text: str) -> list[Match]:
+        """Non-overlapping matches in ``text`` (longest first where they overlap), in order."""
+        low = _lower(text)
+        folded = _RUNS.sub(" ", low) if "  " in low else low
+        hits: list[tuple[int, int, str, str]] = []
+        if self.automaton.kind == ahocorasick.AHOCORASICK:
+            size = len(folded)
+            for last, (phrase, category, length, left, right) in self.automaton.iter(folded):
+                start = last - length + 1
+                if left and start and _is_word(folded[start - 1]):
+                    continue
+                if right and last + 1 < size and _is_word(folded[last + 1]):
+                    continue
+                hits.append((start, last + 1, phrase, category))
+        if self.regex is not None:
+            for m in self.regex.finditer(folded):
+                if m.end() > m.start():
+                    k = next(k for k in range(len(self.regex_keys)) if m.start(f"_slop{k}") != -1)
+                    hits.append((m.start(), m.end(), self.regex_keys[k], self.regex_categories[k]))
+        if not hits:
+            return []
+        return self._resolve(hits, low if folded is not low else None)
+
+    @staticmethod
+    def _resolve(hits: list[tuple[int, int, str, str]], low: str | None) -> list[Match]:
+        hits.sort(key=lambda h: (h[0], h[0] - h[1], h[2]))
+        blocked = [(s, e) for s, e, _, c in hits if c == EXCEPTION]
+        kept: list[tuple[int, int, str, str]] = []
+        reach = 0
+        for hit in hits:
+            start, end, _, category = hit
+            if category == EXCEPTION or start < reach:
+                continue
+            if any(s < end and start < e for s, e in blocked):
+                continue
+            kept.append(hit)
+            reach = end
+        if low is None:
+            return [Match(*hit) for hit in kept]
+        # Whitespace runs were folded: map positions back to the original string.
+        points: list[int] = []
+        shifts: list[int] = []
+        shift = 0
+        for run in _RUNS.finditer(low):
+            shift += run.end() - run.start() - 1
+            points.append(run.end() - shift)
+            shifts.append(shift)
+
+        def original(pos: int) -> int:
+            k = bisect_right(points, pos)
+            return pos + (shifts[k - 1] if k else 0)
+
+        return [Match(original(s), original(e - 1) + 1, p, c) for s, e, p, c in kept]
+
+
+# A sentence ends at . ! ? or … (and any closing quotes or brackets), then spaces, and
+# the next one does not start in lower case ("e.g. this" stays one sentence).
+# Sentence splitters (punkt, blingfire) also join the lines of a list into one
+# sentence; here every line is its own unit, so a disclaimer line goes alone.
+_SENTENCE_BREAK = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*[ \t]+(?![a-z])")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def strip_sentences(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """Remove every sentence (or line) of ``text`` that overlaps one of ``spans``."""
+    kept_lines: list[str] = []
+    offset = 0
+    for line in text.split("\n"):
+        start, end = offset, offset + len(line)
+        offset = end + 1
+        inside = [(s - start, e - start) for s, e in spans if s < end and e > start]
+        if not inside:
+            kept_lines.append(line)
+            continue
+        pieces: list[str] = []
+        begin = 0
+        for brk in [*(m.end() for m in _SENTENCE_BREAK.finditer(line)), len(line)]:
+            if brk > begin and not any(s < brk and e > begin for s, e in inside):
+                pieces.append(line[begin:brk])
+            begin = brk
+        kept = "".join(pieces).rstrip()
+        if kept.strip():
+            kept_lines.append(kept)
+    return _BLANK_LINES.sub("\n\n", "\n".join(kept_lines)).strip()
+
+
+def _split_pairs(values: Any, what: str) -> Any:
+    """Accept ``{category: value or [values]}`` (YAML) as well as ``["category=value"]``."""
+    if isinstance(values, Mapping):
+        out = []
+        for category, items in values.items():
+            for item in [items] if isinstance(items, str) else items or []:
+                out.append(f"{category}={item}")
+        return out
+    return values
+
+
+def _pair(entry: str, what: str) -> tuple[str, str]:
+    category, sep, value = entry.partition("=")
+    category = category.strip()
+    if not sep or not value:
+        raise ValueError(f"{what} entry {entry!r} must look like CATEGORY=VALUE, e.g. 'gptism=my_phrases.txt'")
+    if not _CATEGORY.match(category):
+        raise ValueError(f"{what} category {category!r} must be lower-case letters, digits and dashes")
+    return category, value
+
+
+class FilterSlopConfig(StageConfig):
+    """Options of ``filter-slop``."""
+
+    builtin_lists: list[Literal["refusal", "ai-disclaimer", "gptism"]] = Field(
+        default_factory=lambda: list(BUILTIN_CATEGORIES),
+        description="Built-in phrase lists to use, each its own category (dataprep/stages/filters/phrases/).",
+    )
+    phrase_lists: list[str] = Field(
+        default_factory=list,
+        description="Your own phrase lists as CATEGORY=FILE: one phrase per line, same format as the built-in "
+        "ones; a phrase you list overrides the built-in category of the same phrase.",
+    )
+    regexes: list[str] = Field(
+        default_factory=list,
+        description="Your own regular expressions as CATEGORY=PATTERN; they see the folded text "
+        "(lower case, straight quotes, single spaces).",
+    )
+    actions: dict[str, Action] = Field(
+        default_factory=lambda: dict(DEFAULT_ACTIONS),
+        description="Action per category: drop the record, strip the sentence, or flag it in meta. "
+        "Given values override the defaults.",
+    )
+    check_prompts: bool = Field(
+        False,
+        description="Also check prompts (input, user and system turns); by default only output, "
+        "assistant turns and text are checked.",
+    )
+    min_words_left: int = Field(
+        5, ge=0, description="Drop a record when stripping leaves a checked field with fewer words than this."
+    )
+    max_density: float | None = Field(
+        None, gt=0, description="Drop records with more flagged matches than this per 1,000 words."
+    )
+
+    @field_validator("phrase_lists", "regexes", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any, info: Any) -> Any:
+        return _split_pairs(value, info.field_name)
+
+    @field_validator("phrase_lists")
+    @classmethod
+    def _files_exist(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            _, path = _pair(entry, "phrase_lists")
+            if not Path(path).is_file():
+                raise ValueError(f"phrase list {path!r} is not a file; give the path of a text file")
+        return value
+
+    @field_validator("regexes")
+    @classmethod
+    def _regexes_compile(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            _, pattern = _pair(entry, "regexes")
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from exc
+            if compiled.match(""):
+                raise ValueError(f"regex {pattern!r} matches the empty string; it would match everywhere")
+        return value
+
+    @field_validator("actions")
+    @classmethod
+    def _merge_defaults(cls, value: dict[str, Action]) -> dict[str, Action]:
+        return {**DEFAULT_ACTIONS, **value}
+
+    @model_validator(mode="after")
+    def _every_category_has_an_action(self) -> FilterSlopConfig:
+        used = set(self.builtin_lists)
+        used |= {_pair(e, "phrase_lists")[0] for e in self.phrase_lists}
+        used |= {_pair(e, "regexes")[0] for e in self.regexes}
+        for category in sorted(used - set(self.actions)):
+            raise ValueError(f"category {category!r} has no action; add actions {category}=drop, strip or flag")
+        known = used | set(BUILTIN_CATEGORIES)
+        for category in sorted(set(self.actions) - known):
+            raise ValueError(
+                f"actions names category {category!r}, which no list or regex uses{suggest(category, sorted(known))}"
+            )
+        return self
+
+
+def build_matcher(config: FilterSlopConfig) -> PhraseMatcher:
+    """The matcher for a config: built-in lists first, your lists override them.
+
+    Matchers are immutable, so one built from the same lists (files unchanged) is reused.
+    """
+    files = []
+    for entry in config.phrase_lists:
+        stat = Path(_pair(entry, "phrase_lists")[1]).stat()
+        files.append((entry, stat.st_mtime_ns, stat.st_size))
+    return _cached_matcher(tuple(config.builtin_lists), tuple(files), tuple(config.regexes))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_matcher(builtin_lists: tuple[str, ...], files: tuple, regex_entries: tuple[str, ...]) -> PhraseMatcher:
+    phrases: dict[str, str] = {}
+    exceptions: list[str] = []
+    for category in builtin_lists:
+        listed, excepted = load_phrase_file(PHRASE_DIR / f"{category}.txt")
+        phrases.update(dict.fromkeys(listed, category))
+        exceptions += excepted
+    owner: dict[str, tuple[str, str]] = {}
+    for entry, _, _ in files:
+        category, path = _pair(entry, "phrase_lists")
+        listed, excepted = load_phrase_file(Path(path))
+        for phrase in listed:
+            previous = owner.get(phrase)
+            if previous and previous[0] != category:
+                raise ConfigError(
+                    f"{path}: the phrase {phrase!r} is also in {previous[1]} under {previous[0]!r}; "
+                    "keep it in one category."
+                )
+            owner[phrase] = (category, path)
+            phrases[phrase] = category
+        exceptions += excepted
+    regexes = [_pair(entry, "regexes") for entry in regex_entries]
+    return PhraseMatcher(phrases, dict.fromkeys(exceptions), regexes)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+@register
+class FilterSlop(RecordStage):
+    """Drop refusals, strip AI disclaimers and flag stylistic slop (phrase lists, one pass)."""
+
+    name = "filter-slop"
+    Config = FilterSlopConfig
+    config: FilterSlopConfig
+
+    @classmethod
+    def referenced_files(cls, config: FilterSlopConfig) -> list[Path]:  # type: ignore[override]
+        return [Path(_pair(entry, "phrase_lists")[1]) for entry in config.phrase_lists]
+
+    def __init__(self, config: FilterSlopConfig, ctx: Any = None) -> None:
+        super().__init__(config, ctx)
+        self.matcher = build_matcher(config)
+        self.hits: Counter[str] = Counter()
+        self.category_hits: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+
+    def summary(self) -> dict[str, Any]:
+        top = sorted(self.hits.items(), key=lambda item: (-item[1], item[0]))[:TOP_PHRASES]
+        return {
+            "phrases": self.matcher.size + len(self.matcher.regex_keys),
+            "hits_by_category": dict(sorted(self.category_hits.items())),
+            "top_phrases": [{"phrase": phrase, "hits": hits} for phrase, hits in top],
+            "records": {k: self.outcomes[k] for k in ("dropped", "stripped", "flagged")},
+        }
+
+    def process(self, batch: Batch) -> Batch:
+        n = batch_len(batch)
+        reasons: list[str | None] = [None] * n
+        details: list[str | None] = [None] * n
+        for i in range(n):
+            problem = record_problem(batch, i)
+            if problem:
+                reasons[i], details[i] = problem, "the record cannot be checked for slop"
+            else:
+                reasons[i], details[i] = self._judge(batch, i)
+        batch[REJECT_COLUMN] = reasons
+        batch[REJECT_DETAIL_COLUMN] = details
+        return batch
+
+    def _judge(self, batch: Batch, i: int) -> tuple[str | None, str | None]:
+        """Apply the actions to record ``i`` in place; return a reject reason and detail, or Nones."""
+        actions = self.config.actions
+        found = []
+        for slot in slots(batch, i, prompts=self.config.check_prompts):
+            text = get(batch, i, slot)
+            matches = self.matcher.find(text)
+            for m in matches:
+                self.hits[m.phrase] += 1
+                self.category_hits[m.category] += 1
+            found.append((slot, text, matches))
+        meta = dict(batch["meta"][i] or {})
+        for _, _, matches in found:
+            for m in matches:
+                if actions[m.category] == "drop":
+                    return self._reject(batch, i, meta, m, f'{m.category}: "{m.phrase}"')
+        stripped: list[str] = []
+        words = 0
+        flags: Counter[str] = Counter()
+        for slot, text, matches in found:
+            cut = [m for m in matches if actions[m.category] == "strip"]
+            if cut:
+                text = strip_sentences(text, [(m.start, m.end) for m in cut])
+                left = _words(text)
+                if left < self.config.min_words_left:
+                    detail = (
+                        f'{cut[0].category}: "{cut[0].phrase}" stripped, {left} words left '
+                        f"(min_words_left is {self.config.min_words_left})"
+                    )
+                    return self._reject(batch, i, meta, cut[0], detail)
+                put(batch, i, slot, text)
+                stripped += [m.phrase for m in cut]
+                matches = self.matcher.find(text)
+            words += _words(text)
+            flags.update(m.phrase for m in matches if actions[m.category] == "flag")
+        if not stripped and not flags:
+            return None, None
+        slop: dict[str, Any] = {}
+        if stripped:
+            slop["stripped"] = sorted(set(stripped))
+            self.outcomes["stripped"] += 1
+        if flags:
+            density = round(1000 * sum(flags.values()) / max(words, 1), 2)
+            slop["flags"] = dict(sorted(flags.items()))
+            slop["density"] = density
+            self.outcomes["flagged"] += 1
+        meta["slop"] = slop
+        batch["meta"][i] = meta
+        limit = self.config.max_density
+        if flags and limit is not None and slop["density"] > limit:
+            self.outcomes["dropped"] += 1
+            detail = f"{sum(flags.values())} flagged phrases in {words} words: {slop['density']} per 1,000 > {limit}"
+            return "slop-density", detail
+        return None, None
+
+    def _reject(self, batch: Batch, i: int, meta: dict, match: Match, detail: str) -> tuple[str, str]:
+        meta["slop"] = {"decided_by": {"phrase": match.phrase, "category": match.category}}
+        batch["meta"][i] = meta
+        self.outcomes["dropped"] += 1
+        return f"slop-{match.category}", detail

@@ -1,0 +1,417 @@
+"""``tokenize``: records to token ids, loss labels and Arrow datasets a trainer loads as is.
+
+Reads a ``split`` folder by its splits (or plain record files, as ``train``) and writes,
+for each split, a ``datasets.save_to_disk`` folder ``OUT/<split>`` with the columns
+``input_ids``, ``attention_mask`` and ``labels`` (-100 where no loss is taken), plus
+``position_ids`` and ``seq_lengths`` with ``--packing``. The tokenizer is saved next to
+them in ``OUT/tokenizer`` so the trainer uses exactly the one the ids came from.
+
+Formats (``--format auto`` picks one per record):
+
+- ``text``: documents joined with EOS and cut into ``max_length`` blocks; every token trained.
+- ``input-output``: BOS + input + separator (masked) + output + one EOS (trained).
+- ``messages``: the tokenizer's chat template; only the assistant's turns are trained.
+
+``stats.json`` ``extra`` holds, for all splits together and per split under ``splits``:
+``sequences``, ``tokens``, ``supervised_tokens`` (labels that are not -100: the tokens
+the loss is taken on), ``examples``, ``truncated``, ``dropped_overlength`` and a
+``length_histogram`` of example lengths before truncation; plus the tokenizer's name and
+hash. Memory holds one batch of records at a time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow.parquet as pq
+from pydantic import Field, field_validator
+from tqdm import tqdm
+
+from dataprep.errors import ConfigError, InputError
+from dataprep.io.readers import (
+    RECORD_SUFFIXES,
+    ReadBatch,
+    count_records,
+    iter_batches,
+    record_files,
+    resolve_inputs,
+)
+from dataprep.io.schema import table_to_batch
+from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
+from dataprep.stages import RecordStage, StageConfig, register
+from dataprep.stages.base import StageOutput, StageStats, split_rejects
+from dataprep.stages.extract.mapping import unescape
+from dataprep.stages.split import SPLITS, split_files
+from dataprep.tokens.arrow import DatasetWriter
+from dataprep.tokens.examples import Encoder, Flat, Request
+from dataprep.tokens.packing import TextBlocks, pack, unpacked
+from dataprep.tokens.tokenizer import load_tokenizer
+
+Format = Literal["auto", "text", "input-output", "messages"]
+FORMATS = ("text", "input-output", "messages")
+#: What tokenizing reads from a Parquet shard; meta stays unread.
+READ_COLUMNS = ("id", "text", "input", "output", "messages", "source")
+
+
+class TokenizeConfig(StageConfig):
+    """Options of ``tokenize``."""
+
+    tokenizer: str = Field(
+        ..., description="Tokenizer: a local folder (e.g. sample_data/tiny-llama) or a Hugging Face model name."
+    )
+    max_length: int = Field(
+        2048, description="Tokens per sequence: text is cut into blocks this long; longer examples are dropped or cut."
+    )
+    format: Format = Field(
+        "auto",
+        description="text, input-output or messages; auto takes each record's own (a record of another format "
+        "than the one given is rejected).",
+    )
+    train_on_inputs: bool = Field(
+        False, description="Also train on the prompt (input, or system/user turns); by default only outputs."
+    )
+    overlength: Literal["drop", "truncate"] = Field(
+        "drop",
+        description="An input-output or messages example longer than max_length: drop it (counted as too-long), "
+        "or keep its first max_length tokens (counted as truncated; it then has no EOS).",
+    )
+    packing: bool = Field(
+        False,
+        description="Pack several examples into each sequence up to max_length, with position_ids restarting "
+        "for every example and seq_lengths, for padding-free / flash-attention training.",
+    )
+    separator: str = Field("\n", description="Text between input and output (part of the masked prompt).")
+    chat_template: str | None = Field(
+        None, description="Jinja chat template (a file or the text) to use instead of the tokenizer's own."
+    )
+    batch_size: int = Field(1000, description="Records tokenized at a time; bounds memory.")
+
+    @field_validator("max_length", "batch_size")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError("must be at least 2")
+        return value
+
+    @field_validator("separator")
+    @classmethod
+    def _unescape(cls, value: str) -> str:
+        return unescape(value) or ""
+
+
+def input_splits(inputs: list[Path | str]) -> dict[str, list[Path]]:
+    """Files per split: a ``split`` folder by its splits; a file or folder called train/val/test as that
+    split; anything else as ``train``."""
+    found: dict[str, list[Path]] = {}
+    for spec in inputs:
+        path = Path(spec)
+        by_split = split_files(path)
+        if by_split is None:
+            name = path.name
+            for suffix in (".gz", ".jsonl", ".parquet"):
+                name = name.removesuffix(suffix)
+            by_split = {name if name in SPLITS else "train": record_files([path])}
+        for name, files in by_split.items():
+            found.setdefault(name, []).extend(files)
+    return {name: found[name] for name in SPLITS if name in found}
+
+
+def histogram_edges(max_length: int) -> list[int]:
+    """Bucket upper bounds: powers of two up to ``max_length``, then ``max_length`` itself."""
+    edges = [32]
+    while edges[-1] * 2 < max_length:
+        edges.append(edges[-1] * 2)
+    return [e for e in edges if e < max_length] + [max_length]
+
+
+class SplitReport:
+    """What one split's tokenization did."""
+
+    def __init__(self, max_length: int) -> None:
+        self.edges = histogram_edges(max_length)
+        self.histogram = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        self.records = 0
+        self.examples = 0
+        self.truncated = 0
+        self.formats: Counter = Counter()
+        self.dropped: Counter = Counter()
+
+    def lengths(self, lengths: np.ndarray) -> None:
+        if len(lengths):
+            at = np.searchsorted(self.edges, lengths, side="left")
+            self.histogram += np.bincount(at, minlength=len(self.histogram))
+
+    def histogram_rows(self) -> list[dict[str, Any]]:
+        """``[{"tokens": "1-32", "examples": n}, ...]``, in length order (a list, as JSON keys get sorted)."""
+        rows, low = [], 1
+        for edge, count in zip(self.edges, self.histogram.tolist()):
+            rows.append({"tokens": f"{low}-{edge}", "examples": count})
+            low = edge + 1
+        rows.append({"tokens": f">{self.edges[-1]}", "examples": int(self.histogram[-1])})
+        return rows
+
+    def to_dict(self, writer: DatasetWriter, max_length: int, packing: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "records": self.records,
+            "examples": self.examples,
+            "sequences": writer.rows,
+            "tokens": writer.tokens,
+            "supervised_tokens": writer.supervised,
+            "truncated": self.truncated,
+            "dropped_overlength": self.dropped["too-long"],
+            "dropped": dict(sorted(self.dropped.items())),
+            "formats": dict(sorted(self.formats.items())),
+            "length_histogram": self.histogram_rows(),
+        }
+        if packing:
+            out["packing_efficiency"] = round(writer.tokens / (writer.rows * max_length), 4) if writer.rows else None
+        return out
+
+
+@dataclass
+class _Split:
+    """Where one split's sequences go."""
+
+    writer: DatasetWriter
+    blocks: TextBlocks
+    report: SplitReport
+
+
+@dataclass
+class _Job:
+    """One batch on its way: its checked records, and the tokenizer's work on their texts."""
+
+    batch: Batch
+    rows: dict[str, list[int]]
+    requests: dict[str, Request]
+    encoded: Future
+
+
+@register
+class Tokenize(RecordStage):
+    """Tokenize splits into Hugging Face Arrow datasets with loss masks (text, input-output, messages)."""
+
+    name = "tokenize"
+    Config = TokenizeConfig
+    folder_output = True
+    config: TokenizeConfig
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        cfg = self.config
+        resolve_inputs(inputs, RECORD_SUFFIXES)
+        splits = input_splits(inputs)
+        self.info = load_tokenizer(cfg.tokenizer, cfg.chat_template)
+        if self.info.eos_id is None and cfg.format != "messages":
+            raise ConfigError(
+                f"--tokenizer {cfg.tokenizer!r} has no eos_token, which ends every text and output; "
+                "use a tokenizer that has one (or add it with tokenizer.add_special_tokens)."
+            )
+        if cfg.format == "messages":
+            self._template()
+        self.encoder = Encoder(self.info, separator=cfg.separator, train_on_inputs=cfg.train_on_inputs)
+        reports: dict[str, dict[str, Any]] = {}
+        total = count_records([f for files in splits.values() for f in files])
+        with self.progress(total) as bar:
+            for name, files in splits.items():
+                writer = DatasetWriter(output.folder / name, cfg.packing)
+                try:
+                    report = self._split(files, writer, output, stats, bar)
+                    writer.close()
+                except BaseException:
+                    writer.abort()
+                    raise
+                reports[name] = report.to_dict(writer, cfg.max_length, cfg.packing)
+        tokenizer = self.info.tokenizer
+        if cfg.chat_template:
+            tokenizer.chat_template = self.info.chat_template
+        tokenizer.save_pretrained(output.folder / "tokenizer")
+        stats.extra.update(self._summary(reports))
+
+    def _template(self) -> str:
+        if not self.info.chat_template:
+            raise ConfigError(
+                f"--tokenizer {self.config.tokenizer!r} has no chat template, so chat messages cannot be tokenized. "
+                "Give one with --chat-template FILE (a Jinja template), use the tokenizer of the model's "
+                "chat/instruct version, or turn the records into input/output pairs first with "
+                "`dataprep normalize --to-format input-output`."
+            )
+        return self.info.chat_template
+
+    def _split(
+        self, files: list[Path], writer: DatasetWriter, output: StageOutput, stats: StageStats, bar: tqdm
+    ) -> SplitReport:
+        cfg = self.config
+        split = _Split(writer, TextBlocks(cfg.max_length, positions=cfg.packing), SplitReport(cfg.max_length))
+        dropped_before = Counter(stats.dropped)
+        # The tokenizer releases the GIL: it tokenizes one batch in the worker thread while this
+        # thread assembles and writes the batch before and reads the batch after.
+        with ThreadPoolExecutor(1, thread_name_prefix="tokenize") as worker:
+            pending: _Job | None = None
+            for read in self.read_batches(files):
+                output.reject_all(read.rejects, stats)
+                size = batch_len(read.batch)
+                stats.records_in += size
+                split.report.records += size + len(read.rejects)
+                bar.update(size + len(read.rejects))
+                job = self._request(read.batch, split, output, stats, worker) if size else None
+                if pending is not None:
+                    self._finish(pending, split, output, stats)
+                pending = job
+            if pending is not None:
+                self._finish(pending, split, output, stats)
+        writer.write(split.blocks.finish())
+        split.report.dropped = Counter(stats.dropped) - dropped_before
+        return split.report
+
+    def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
+        """Records in batches; from Parquet only the columns tokenizing reads (meta stays unparsed)."""
+        for path in record_files(inputs):
+            if not path.name.endswith(".parquet"):
+                yield from iter_batches([path], self.config.batch_size)
+                continue
+            try:
+                handle = pq.ParquetFile(path)
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+                raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
+            columns = [c for c in READ_COLUMNS if c in handle.schema_arrow.names]
+            for record_batch in handle.iter_batches(batch_size=self.config.batch_size, columns=columns):
+                yield ReadBatch(table_to_batch(record_batch))
+
+    def _classify(self, batch: Batch) -> list[str | None]:
+        """Each record's format; records that cannot be tokenized get a reject reason in the batch."""
+        wanted = self.config.format
+        formats: list[str | None] = []
+        reasons: list[str | None] = []
+        details: list[str | None] = []
+        for text, inp, out, msgs in zip(batch["text"], batch["input"], batch["output"], batch["messages"]):
+            found = "messages" if msgs else "input-output" if inp is not None or out is not None else "text"
+            reason = detail = None
+            if found == "text" and text is None:
+                found, reason, detail = None, "missing-content", "the record has no text, input/output or messages"
+            elif wanted != "auto" and found != wanted:
+                reason, detail = "wrong-format", f"the record is {found}, and --format is {wanted}"
+            elif found == "text" and not text.strip():
+                reason, detail = "empty-text", "the text is empty"
+            elif found == "input-output" and (out is None or not out.strip()):
+                reason, detail = "empty-output", "the output is missing or empty"
+            elif found == "input-output" and inp is None:
+                reason, detail = "missing-input", "the record has an output but no input"
+            formats.append(None if reason else found)
+            reasons.append(reason)
+            details.append(detail)
+        if any(reasons):
+            batch[REJECT_COLUMN] = reasons
+            batch[REJECT_DETAIL_COLUMN] = details
+        return formats
+
+    def _request(
+        self, batch: Batch, split: _Split, output: StageOutput, stats: StageStats, worker: ThreadPoolExecutor
+    ) -> _Job:
+        """Check a batch, drop what cannot be tokenized, and hand its texts to the worker."""
+        formats = self._classify(batch)
+        if REJECT_COLUMN in batch:
+            batch = split_rejects(batch, output, stats)
+            formats = [f for f in formats if f is not None]
+        split.report.formats.update(formats)
+        rows = {fmt: [i for i, f in enumerate(formats) if f == fmt] for fmt in FORMATS}
+        requests: dict[str, Request] = {}
+        if rows["text"]:
+            requests["text"] = self.encoder.request_documents([batch["text"][i] for i in rows["text"]])
+        if rows["input-output"]:
+            pairs = rows["input-output"]
+            inputs, outputs = [batch["input"][i] for i in pairs], [batch["output"][i] for i in pairs]
+            requests["input-output"] = self.encoder.request_pairs(inputs, outputs)
+        if rows["messages"]:
+            conversations = [batch["messages"][i] for i in rows["messages"]]
+            requests["messages"] = self.encoder.request_chats(conversations, self._template())
+        texts = [text for request in requests.values() for text in request.texts]
+        return _Job(batch, rows, requests, worker.submit(self.encoder.encode, texts))
+
+    def _finish(self, job: _Job, split: _Split, output: StageOutput, stats: StageStats) -> None:
+        """Turn a batch's token ids into examples: fit them to max_length, pack or not, write."""
+        cfg = self.config
+        encoded = job.encoded.result()
+        results: dict[str, Any] = {}
+        at = 0
+        for fmt, request in job.requests.items():
+            results[fmt] = self.encoder.finish(request, encoded[at : at + len(request.texts)])
+            at += len(request.texts)
+        kept = 0
+        if "text" in results:
+            ids, lengths = results["text"]
+            split.report.lengths(lengths)
+            split.writer.write(split.blocks.add(ids, lengths))
+            kept += len(lengths)
+        reasons: list[str | None] = [None] * batch_len(job.batch)
+        details: list[str | None] = [None] * batch_len(job.batch)
+        parts: list[Flat] = []
+        owners: list[int] = []
+        if "input-output" in results:
+            parts.append(results["input-output"])
+            owners += job.rows["input-output"]
+        if "messages" in results:
+            flat, errors = results["messages"]
+            for i, error in zip(job.rows["messages"], errors):
+                if error is None:
+                    owners.append(i)
+                else:
+                    reasons[i], details[i] = error.reason, error.detail
+            parts.append(flat)
+        if parts:
+            flat = self._fit(Flat.concat(parts), owners, reasons, details, split.report)
+            if len(flat):
+                split.writer.write(pack(flat, cfg.max_length) if cfg.packing else unpacked(flat))
+            kept += len(flat)
+        if any(reasons):
+            job.batch[REJECT_COLUMN] = reasons
+            job.batch[REJECT_DETAIL_COLUMN] = details
+            split_rejects(job.batch, output, stats)
+        stats.records_out += kept
+        split.report.examples += kept
+
+    def _fit(
+        self, flat: Flat, owners: list[int], reasons: list[str | None], details: list[str | None], report: SplitReport
+    ) -> Flat:
+        """Drop or truncate the examples longer than max_length, marking the dropped ones' rows."""
+        cfg = self.config
+        report.lengths(flat.lengths)
+        over = flat.lengths > cfg.max_length
+        if not over.any():
+            return flat
+        if cfg.overlength == "drop":
+            for n in np.flatnonzero(over):
+                reasons[owners[n]] = "too-long"
+                details[owners[n]] = f"{flat.lengths[n]} tokens, more than max_length {cfg.max_length}"
+            return flat.select(~over)
+        flat = flat.truncate(cfg.max_length)
+        empty = over & (flat.trained() == 0)
+        for n in np.flatnonzero(empty):
+            reasons[owners[n]] = "prompt-too-long"
+            details[owners[n]] = f"the first {cfg.max_length} tokens (max_length) hold no trained token"
+        report.truncated += int((over & ~empty).sum())
+        return flat.select(~empty)
+
+    def _summary(self, reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        cfg = self.config
+        columns = ["input_ids", "attention_mask", "labels"] + (["position_ids", "seq_lengths"] if cfg.packing else [])
+        totals = {
+            key: sum(r[key] for r in reports.values())
+            for key in ("sequences", "tokens", "supervised_tokens", "examples", "truncated", "dropped_overlength")
+        }
+        return {
+            "tokenizer": self.info.describe(),
+            "max_length": cfg.max_length,
+            "format": cfg.format,
+            "packing": cfg.packing,
+            "train_on_inputs": cfg.train_on_inputs,
+            "overlength": cfg.overlength,
+            "columns": columns,
+            **totals,
+            "splits": reports,
+        }

@@ -1,0 +1,65 @@
+"""``train``: the QLoRA trainer as the last stage of a pipeline.
+
+Reads the folder of the ``tokenize`` stage before it (``train/`` and ``val/``
+splits) and trains with the options of :class:`train.config.TrainConfig`.
+Checkpoints live in a hidden ``.NN-train.checkpoints`` folder beside the stage
+folder, so a killed run resumes from its last checkpoint; the stage folder gets
+the adapter, ``curves.png``, ``report.md`` and ``report.json`` when it finishes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dataprep.errors import ConfigError
+from dataprep.stages import Stage, register
+from dataprep.stages.base import StageOutput, StageStats
+from train.config import TrainConfig
+
+
+class TrainStageConfig(TrainConfig):
+    """Train options; train_data, val_data and output_dir default to the tokenize stage's output."""
+
+
+@register
+class Train(Stage):
+    """Train a QLoRA adapter on the output of the tokenize stage."""
+
+    name = "train"
+    Config = TrainStageConfig
+    folder_output = True
+    config: TrainStageConfig
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        from dataprep.cli.train_commands import user_errors
+        from train.trainer import train
+
+        if len(inputs) != 1:
+            raise ConfigError("train: give exactly one input, the folder written by the tokenize stage")
+        folder = Path(inputs[0])
+        work = output.path.parent / f".{output.path.name}.checkpoints"
+        val = folder / "val"
+        config = self.config.model_copy(
+            update={
+                "train_data": self.config.train_data or folder / "train",
+                "val_data": self.config.val_data or (val if val.exists() else None),
+                "output_dir": work,
+            }
+        )
+        with user_errors():
+            result = train(config)
+        shutil.copytree(result.adapter_dir, output.folder / "adapter")
+        for name in ("curves.png", "report.md", "report.json"):
+            shutil.copy2(work / name, output.folder / name)
+        report = result.report
+        stats.records_in = stats.records_out = report["train_sequences"]
+        stats.extra.update(
+            {
+                "diagnosis": report["diagnosis"]["verdict"],
+                "final_train_loss": report["final_train_loss"],
+                "final_val_loss": report["final_val_loss"],
+                "steps": report["steps"],
+                "checkpoints": str(work),
+            }
+        )

@@ -1,0 +1,142 @@
+import json
+import random
+
+import numpy as np
+import pytest
+from helpers import read_records, read_rejects, read_stats, tree_bytes
+
+from dataprep.records import rows_to_batch
+from dataprep.stages.dedup.dedup import Dedup, DedupConfig
+from dataprep.stages.dedup.minhash import band_keys, exact_keys, lsh_params, minhash_signatures, normalize
+
+WORDS = "salt pepper garlic onion butter flour oven pan roast simmer boil fry knife sauce dough rice".split()
+
+
+def essay(seed: int, words: int = 200) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) + str(rng.randint(0, 99)) for _ in range(words))
+
+
+def write(tmp_path, rows, name="in.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def run(tmp_path, rows, name="out", **options):
+    Dedup(DedupConfig(**options)).run([write(tmp_path, rows, f"{name}.jsonl")], tmp_path / name)
+    return read_records(tmp_path / name), read_rejects(tmp_path / name), read_stats(tmp_path / name)
+
+
+def qa(question, answer, **extra):
+    return {"input": question, "output": answer, **extra}
+
+
+def test_exact_duplicates_fold_case_whitespace_and_punctuation(tmp_path):
+    rows = [
+        qa("How do I avoid jet lag?", "Shift your sleep early."),
+        qa("how do i avoid  JET-LAG??", "Shift your sleep, early! "),
+        qa("How do I avoid jet lag?", "Drink water."),
+        qa("How do I avoid jet lag?", "Shift your sleep early."),
+    ]
+    records, rejects, stats = run(tmp_path, rows)
+    assert [r["output"] for r in records] == ["Shift your sleep early.", "Drink water."]
+    kept = records[0]["id"]
+    assert records[0]["meta"]["dup_group"] == kept
+    assert "dup_group" not in records[1]["meta"]
+    assert [(r["reason"], r["record"]["meta"]["dup_group"]) for r in rejects] == [("duplicate", kept)] * 2
+    assert kept in rejects[0]["detail"]
+    assert stats["extra"] == {"groups": 1, "records_in_groups": 3, "duplicates_dropped": 2}
+
+
+def test_input_and_output_count_together_unless_asked(tmp_path):
+    rows = [qa("Can I freeze rice?", "Yes, within an hour."), qa("Can I freeze cooked rice?", "Yes, within an hour.")]
+    assert len(run(tmp_path, rows, name="all")[0]) == 2
+    assert len(run(tmp_path, rows, name="output", compare="output")[0]) == 1
+
+
+def test_near_duplicates_need_near(tmp_path):
+    base = essay(1)
+    edited = base.replace(base.split()[100], "changed", 1)
+    rows = [{"text": base}, {"text": essay(2)}, {"text": edited}]
+    assert len(run(tmp_path, rows, name="exact")[0]) == 3
+    records, rejects, stats = run(tmp_path, rows, name="near", near=True)
+    assert [r["text"] for r in records] == [base, essay(2)]
+    assert rejects[0]["reason"] == "near-duplicate"
+    assert rejects[0]["record"]["meta"]["dup_group"] == records[0]["id"] == records[0]["meta"]["dup_group"]
+    assert stats["extra"]["lsh"] == {"bands": 9, "rows_per_band": 13}
+
+
+def test_keep_longest(tmp_path):
+    long = essay(3)
+    rows = [{"text": long[:-20]}, {"text": long}, {"text": long[:-10]}]
+    records, rejects, _ = run(tmp_path, rows, near=True, keep="longest")
+    assert [r["text"] for r in records] == [long]
+    assert len(rejects) == 2
+
+
+def test_chat_records_and_short_texts(tmp_path):
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there!"}]
+    same = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello, there"}]
+    rows = [{"messages": chat}, {"messages": same}, {"text": "Yes."}, {"text": "No."}, {"text": "yes"}]
+    records, rejects, _ = run(tmp_path, rows, near=True)
+    assert len(records) == 3
+    assert [r["reason"] for r in rejects] == ["duplicate", "duplicate"]
+
+
+def test_bad_records_are_rejected_with_a_reason(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    lines = [{"text": ""}, {"meta": {}}, {"text": 12}, {"text": "Fine."}, {"text": "fine"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    stats = Dedup(DedupConfig(near=True)).run([src], tmp_path / "o")
+    assert stats.records_out == 1
+    assert dict(stats.dropped) == {"empty-text": 1, "missing-content": 1, "non-string-text": 1, "duplicate": 1}
+
+
+def test_bad_values_in_batches_are_rejected_not_crashed(tmp_path):
+    rows = [
+        {"id": "a", "text": None, "source": "s", "meta": {}},
+        {"id": "b", "text": ["x"], "source": "s", "meta": {}},
+        {"id": "c", "text": "ok", "source": "s", "meta": {}},
+    ]
+    stage = Dedup(DedupConfig(near=True))
+    stage.read_batches = lambda inputs: iter([type("R", (), {"batch": rows_to_batch(rows), "rejects": []})()])
+    stage.fit([])
+    assert stage.process(rows_to_batch(rows))["_reject"] == ["missing-content", "non-string-text", None]
+
+
+def test_same_input_gives_identical_output(tmp_path):
+    rows = [{"text": essay(i % 7)} for i in range(30)]
+    src = write(tmp_path, rows)
+    for name in ("a", "b"):
+        Dedup(DedupConfig(near=True)).run([src], tmp_path / name)
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+    assert (tmp_path / "a" / "rejects.jsonl").read_bytes() == (tmp_path / "b" / "rejects.jsonl").read_bytes()
+
+
+def test_signatures_are_a_pure_function_of_each_text():
+    texts = [essay(i, words=i % 9) for i in range(40)]
+    whole = minhash_signatures(texts, seed=3)
+    parts = np.concatenate([minhash_signatures(texts[:13], seed=3), minhash_signatures(texts[13:], seed=3)])
+    assert np.array_equal(whole, parts)
+    assert not np.array_equal(whole, minhash_signatures(texts, seed=4))
+    assert (whole[0] == np.uint32(0xFFFFFFFF)).all()  # no words at all
+    assert (band_keys(whole, 9, 13)[0] == 0).all()
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.8, 0.95])
+def test_signature_agreement_estimates_jaccard(keep):
+    rng = random.Random(0)
+    a = [f"w{i}" for i in range(400)]
+    b = [w if rng.random() < keep else f"x{i}" for i, w in enumerate(a)]
+    shingles = [{tuple(t[i : i + 3]) for i in range(len(t) - 2)} for t in (a, b)]
+    jaccard = len(shingles[0] & shingles[1]) / len(shingles[0] | shingles[1])
+    sig = minhash_signatures([" ".join(a), " ".join(b)], num_perm=512, ngram=3)
+    assert abs((sig[0] == sig[1]).mean() - jaccard) < 0.06
+
+
+def test_helpers():
+    assert normalize("  Jet-LAG?!\n\nok ") == "jet lag ok"
+    keys = exact_keys(["A b!", "a   B", "!!!", "???"])
+    assert keys[0] == keys[1] and keys[2] != keys[3]
+    assert lsh_params(0.8, 128) == (9, 13)

@@ -1,0 +1,334 @@
+"""The bundled QLoRA trainer, on a tiny random Llama with real 4-bit NF4 and paged AdamW on the CPU."""
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from train.config import TrainConfig, TrainConfigError, load_config
+from train.curves import diagnose
+from train.data import Collator
+
+VOCAB = 160
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A random Llama of ~100k parameters and tokenized train/val splits in dataprep's Arrow layout."""
+    from datasets import Dataset
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=48,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    LlamaForCausalLM(config).save_pretrained(root / "model")
+    rng = random.Random(0)
+
+    def rows(n):
+        out = []
+        for _ in range(n):
+            prompt = [1] + [rng.randrange(3, 80) for _ in range(rng.randint(3, 8))]
+            # A learnable answer: the prompt's tokens shifted into the upper half of the vocabulary.
+            answer = [t + 80 for t in prompt[1:]] + [2]
+            ids = prompt + answer
+            out.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + answer})
+        return out
+
+    Dataset.from_list(rows(48)).save_to_disk(root / "tok" / "train")
+    Dataset.from_list(rows(12)).save_to_disk(root / "tok" / "val")
+    return root
+
+
+def config_for(tiny, out, **overrides):
+    options = dict(
+        model=str(tiny / "model"),
+        train_data=str(tiny / "tok" / "train"),
+        val_data=str(tiny / "tok" / "val"),
+        output_dir=str(out),
+        max_steps=8,
+        micro_batch_size=4,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-2,
+        warmup=0,
+        eval_steps=2,
+        save_steps=2,
+        save_total_limit=None,
+        lora_r=8,
+        lora_dropout=0.0,
+    )
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"lora_alpha": 0}, "lora_alpha must be positive"),
+        ({"lora_r": 0}, "lora_r must be at least 1"),
+        ({"learning_rate": -1}, "learning_rate must be positive"),
+        ({"lora_dropout": 1.0}, r"lora_dropout must be in \[0, 1\)"),
+        ({"max_steps": 0}, "max_steps must be at least 1"),
+        ({"epochs": 0}, "set epochs above 0 or max_steps"),
+        ({"quantization": "none", "compute_dtype": "fp16"}, "fp16 master weights"),
+    ],
+)
+def test_config_mistakes_are_sentences(options, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(model="m", **options)
+
+
+def test_config_file_errors_name_the_file_and_field(tmp_path):
+    path = tmp_path / "t.yml"
+    path.write_text("model: m\nlora_alhpa: 16\nlora_r: -2\n")
+    with pytest.raises(TrainConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert f"{path}: lora_alhpa: unknown option; did you mean 'lora_alpha'?" in message
+    assert f"{path}: lora_r: lora_r must be at least 1" in message
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    with pytest.raises(TrainConfigError, match="train_data: .* does not exist"):
+        TrainConfig(model="m", train_data=tmp_path / "nope", output_dir=tmp_path / "o").require_data()
+
+
+# --- diagnosis ----------------------------------------------------------------------------
+
+
+def curve(fn, steps=100, every=1, noise=0.01, seed=0):
+    rng = random.Random(seed)
+    return [(s, fn(s) + rng.gauss(0, noise)) for s in range(every, steps + 1, every)]
+
+
+def test_diagnosis_well_fit():
+    train = curve(lambda s: 1.0 + 2.0 * math.exp(-s / 10))
+    val = curve(lambda s: 1.08 + 2.0 * math.exp(-s / 10), every=10, noise=0.005)
+    assert diagnose(train, val).verdict == "well fit"
+
+
+def test_diagnosis_overfit_names_step_and_checkpoint():
+    train = curve(lambda s: 0.3 + 2.5 * math.exp(-s / 15))
+    val = curve(lambda s: 1.2 + 1.5 * math.exp(-s / 12) + 0.006 * max(0, s - 40), every=10, noise=0.003)
+    result = diagnose(train, val, checkpoints=[25, 50, 75, 100])
+    assert result.verdict == "overfit"
+    assert result.best_step == 40 and result.best_checkpoint == 50
+    assert "step 40" in result.reasons[0] and "checkpoint-50" in result.reasons[1]
+
+
+def test_diagnosis_underfit_flat():
+    result = diagnose(curve(lambda s: 3.0, noise=0.02), curve(lambda s: 3.05, every=10))
+    assert result.verdict == "underfit" and "flat" in result.reasons[0]
+
+
+def test_diagnosis_underfit_still_falling():
+    result = diagnose(curve(lambda s: 3.0 - 0.02 * s), curve(lambda s: 3.1 - 0.02 * s, every=10))
+    assert result.verdict == "underfit" and "still falling" in result.reasons[0]
+
+
+def test_diagnosis_needs_points():
+    assert diagnose([(1, 2.0), (2, 1.9)], []).verdict == "inconclusive"
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def test_collator_pads_and_masks():
+    batch = Collator()(
+        [
+            {"input_ids": [1, 5, 6], "attention_mask": [1, 1, 1], "labels": [-100, 6, 2]},
+            {"input_ids": [1, 7], "attention_mask": [1, 1], "labels": [-100, 7]},
+        ]
+    )
+    assert batch["input_ids"].tolist() == [[1, 5, 6], [1, 7, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 2], [-100, 7, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+
+
+def test_collator_keeps_packed_examples_apart_by_position_ids():
+    batch = Collator()(
+        [
+            {"input_ids": [1, 5, 1, 6, 7], "labels": [-100, 5, -100, 6, 7], "position_ids": [0, 1, 0, 1, 2]},
+            {"input_ids": [1, 8], "labels": [-100, 8], "position_ids": [0, 1]},
+        ]
+    )
+    assert "attention_mask" not in batch
+    assert batch["position_ids"].tolist() == [[0, 1, 0, 1, 2], [0, 1, 0, 1, 2]]
+    assert batch["labels"][1].tolist() == [-100, 8, -100, -100, -100]
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+def test_qlora_trains_on_cpu_and_reports(tiny, tmp_path):
+    from train.trainer import train
+
+    result = train(config_for(tiny, tmp_path / "out"))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["steps"] == 8
+    assert report["final_val_loss"] < report["curves"]["val"][0][1]
+    assert math.isfinite(report["final_train_perplexity"])
+    assert report["diagnosis"]["verdict"] in {"underfit", "overfit", "well fit", "inconclusive"}
+    assert report["supervised_tokens"] > 0
+    assert (result.adapter_dir / "adapter_model.safetensors").exists()
+    assert (tmp_path / "out" / "curves.png").stat().st_size > 1000
+    assert "Diagnosis" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_model_is_really_4bit(tiny, tmp_path):
+    import bitsandbytes as bnb
+
+    from train.model import load_model
+
+    model = load_model(config_for(tiny, tmp_path))
+    assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+    quant = model.base_model.model.model.layers[0].self_attn.q_proj.base_layer.weight.quant_state
+    assert quant.quant_type == "nf4"
+
+
+def test_resume_refuses_a_different_config(tiny, tmp_path):
+    from train.trainer import train
+
+    train(config_for(tiny, tmp_path / "out", max_steps=2))
+    with pytest.raises(TrainConfigError, match="lora_r: 8 -> 4"):
+        train(config_for(tiny, tmp_path / "out", max_steps=4, lora_r=4))
+
+
+def _adapter(path):
+    from safetensors.torch import load_file
+
+    return load_file(path / "adapter" / "adapter_model.safetensors")
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
+    """SIGKILL `dataprep train` after its first checkpoint; the rerun ends with the uninterrupted run's weights."""
+    from train.trainer import train
+
+    overrides = {"max_steps": 12, "save_steps": 4, "eval_steps": 4, "lora_dropout": 0.1}
+    train(config_for(tiny, tmp_path / "clean", **overrides))
+    killed = config_for(tiny, tmp_path / "killed", **overrides)
+    config_file = tmp_path / "killed.yml"
+    config_file.write_text(yaml.safe_dump(killed.model_dump(mode="json", exclude_none=True)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dataprep", "train", str(config_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    first = tmp_path / "killed" / "checkpoint-4" / "trainer_state.json"
+    deadline = time.time() + 180
+    while time.time() < deadline and not first.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert first.exists(), "the run died before its first checkpoint"
+    assert not (tmp_path / "killed" / "adapter").exists(), "the kill came too late to test resuming"
+
+    train(load_config(config_file))
+    clean, resumed = _adapter(tmp_path / "clean"), _adapter(tmp_path / "killed")
+    assert clean.keys() == resumed.keys()
+    for name in clean:
+        torch.testing.assert_close(resumed[name], clean[name], rtol=1e-4, atol=1e-5)
+    start = _adapter_at_step(tmp_path / "killed" / "checkpoint-4")
+    assert any(not torch.equal(start[n], clean[n]) for n in clean), "training after the checkpoint changed nothing"
+
+
+def _adapter_at_step(path):
+    from safetensors.torch import load_file
+
+    return load_file(path / "adapter_model.safetensors")
+
+
+# --- merge and plan -----------------------------------------------------------------------
+
+
+def test_merge_into_16bit_base_keeps_the_fine_tune(tiny, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from train.merge import merge_adapter
+    from train.trainer import train
+
+    result = train(config_for(tiny, tmp_path / "out", max_steps=4))
+    info = merge_adapter(result.adapter_dir, tmp_path / "merged", dtype="fp32")
+    assert info["max_abs_diff_merged_vs_adapter"] < 1e-3
+    assert info["max_abs_change_vs_base"] > 1e-3
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    assert not any("Linear4bit" in type(m).__name__ for m in merged.modules())
+
+
+def test_merge_refuses_a_quantized_base(tiny, tmp_path):
+    from train.merge import merge_adapter
+    from train.trainer import train
+
+    result = train(config_for(tiny, tmp_path / "out", max_steps=2))
+    quantized = tmp_path / "q"
+    quantized.mkdir()
+    config = json.loads((tiny / "model" / "config.json").read_text())
+    config["quantization_config"] = {"load_in_4bit": True}
+    (quantized / "config.json").write_text(json.dumps(config))
+    with pytest.raises(TrainConfigError, match="quantized checkpoint"):
+        merge_adapter(result.adapter_dir, tmp_path / "m", base=str(quantized))
+
+
+LLAMA_2_7B = {
+    "model_type": "llama",
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "vocab_size": 32000,
+    "tie_word_embeddings": False,
+}
+
+
+def test_plan_for_a_7b_config(tiny, tmp_path):
+    from train.plan import plan
+
+    model = tmp_path / "llama-7b"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(LLAMA_2_7B))
+    config = config_for(
+        tiny,
+        tmp_path / "o",
+        model=str(model),
+        micro_batch_size=2,
+        gradient_accumulation_steps=8,
+        max_steps=None,
+        epochs=2,
+        max_length=2048,
+        gpu_memory_gb=8,
+        lora_r=16,
+    )
+    result = plan(config)
+    assert 6.5e9 < result["parameters"] < 6.9e9
+    assert result["effective_batch_size"] == 16
+    assert result["steps_per_epoch"] == 3 and result["total_steps"] == 6
+    per_batch = result["supervised_tokens"] / 48 * 16
+    assert result["suggested_learning_rate"] == pytest.approx(3e-4 * math.sqrt(per_batch / 4_000_000))
+    memory = result["memory_gib"]
+    assert 3.3 < memory["weights"] < 4.2  # 4-bit linear layers + 16-bit embeddings and head
+    assert memory["lora_params"] == 32 * 16 * (4 * (4096 + 4096) + 3 * (4096 + 11008))
+    assert memory["activations_checkpointed"] < memory["activations_full"]
+    assert result["fit"].startswith("WARNING")
