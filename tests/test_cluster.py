@@ -15,7 +15,7 @@ from dataprep.io.writers import ParquetShardWriter
 from dataprep.records import new_record, rows_to_batch
 from dataprep.stages.base import StageContext
 from dataprep.stages.diversity.cluster import Cluster, ClusterConfig
-from dataprep.stages.diversity.kmeans import assign, choose_k, fit_kmeans
+from dataprep.stages.diversity.kmeans import LAST_FIT, assign, choose_k, fit_kmeans
 from dataprep.stages.diversity.select import quotas, select, spread, target_count
 from dataprep.stages.diversity.semdedup import cluster_duplicates, semantic_duplicates
 
@@ -60,6 +60,18 @@ def test_torch_and_faiss_engines_agree():
     by_faiss = assign(x, fit_kmeans(x, 8, seed=0, max_iter=30, engine="faiss"))[0]
     by_torch = assign(x, fit_kmeans(x, 8, seed=0, max_iter=30, tol=0, engine="torch"))[0]
     assert normalized_mutual_info_score(by_faiss, by_torch) > 0.95
+
+
+@pytest.mark.parametrize("engine", ["faiss", "torch"])
+def test_negative_tol_runs_every_iteration(engine):
+    """The benchmark's fixed iteration count: a negative tol never stops early, in either engine."""
+    if engine == "faiss":
+        pytest.importorskip("faiss")
+    _, _, vectors, n = fixture_vectors()
+    fit_kmeans(vectors[:n], 8, seed=0, max_iter=40, engine=engine)
+    assert LAST_FIT["iterations"] < 40  # the fixture converges well before 40
+    fit_kmeans(vectors[:n], 8, seed=0, max_iter=40, tol=-1, engine=engine)
+    assert LAST_FIT["iterations"] == 40
 
 
 def test_nmi_no_worse_than_sklearn():

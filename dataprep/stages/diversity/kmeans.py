@@ -142,7 +142,8 @@ def fit_kmeans(
     """Fit ``k`` centroids to the rows of ``x`` (float32) and return them as a ``(k, dim)`` array.
 
     Stops after ``max_iter`` iterations, when no label changes, or when the centroids move
-    less than ``tol`` times the data's mean variance (scikit-learn's rule). ``engine="faiss"``
+    less than ``tol`` times the data's mean variance (scikit-learn's rule); a negative ``tol``
+    runs all ``max_iter`` iterations (for timing against a fixed count). ``engine="faiss"``
     runs the iterations in faiss instead (CPU, for comparison; it stops when its error no
     longer changes).
     A cluster left empty is re-seeded with the point farthest from its centroid. With
@@ -160,7 +161,7 @@ def fit_kmeans(
     dev = _device(device)
     small = len(x) * k < SMALL
     if engine == "faiss":
-        return _fit_faiss(x, start, max_iter, seed)
+        return _fit_faiss(x, start, max_iter, seed, fixed=tol < 0)
     with _one_thread() if small and dev.type == "cpu" else contextlib.nullcontext():
         return _lloyd(x, k, start, dev, max_iter, tol)
 
@@ -173,10 +174,10 @@ def _lloyd(x: np.ndarray, k: int, start: np.ndarray, dev: torch.device, max_iter
     previous = None
     for iteration in range(max_iter):
         labels, partial = _nearest_augmented(data_aug, _augment_centroids(centroids))
-        if previous is not None and torch.equal(labels, previous):
+        if tol >= 0 and previous is not None and torch.equal(labels, previous):
             log.debug("k-means converged (no label changed) after %d iterations", iteration)
             break
-        previous = labels
+        previous = labels if tol >= 0 else None
         sums = torch.zeros_like(centroids).index_add_(0, labels, data)
         counts = torch.bincount(labels, minlength=k)
         new = sums / counts.clamp_min(1)[:, None].to(sums.dtype)
@@ -194,7 +195,7 @@ def _lloyd(x: np.ndarray, k: int, start: np.ndarray, dev: torch.device, max_iter
     return centroids.cpu().numpy()
 
 
-def _fit_faiss(x: np.ndarray, start: np.ndarray, max_iter: int, seed: int) -> np.ndarray:
+def _fit_faiss(x: np.ndarray, start: np.ndarray, max_iter: int, seed: int, fixed: bool) -> np.ndarray:
     import faiss
 
     k = len(start)
@@ -202,6 +203,8 @@ def _fit_faiss(x: np.ndarray, start: np.ndarray, max_iter: int, seed: int) -> np
     km = faiss.Kmeans(
         x.shape[1], k, niter=max_iter, seed=seed, max_points_per_centroid=len(x), min_points_per_centroid=1
     )
+    if fixed:  # faiss stops once its float32 objective stops falling; -1 never stops
+        km.cp.early_stop_threshold = -1.0
     km.train(x, init_centroids=np.ascontiguousarray(start, dtype=np.float32))
     LAST_FIT["iterations"] = len(km.iteration_stats)
     return np.array(km.centroids, dtype=np.float32)
