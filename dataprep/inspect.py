@@ -23,7 +23,11 @@ class _Printable:
         self.renderable = renderable
 
     def print(self, console: Console | None = None) -> None:
-        (console or Console()).print(self.renderable)
+        if console is None:
+            console = Console()
+            if not console.is_terminal:  # piped or captured: no terminal width to fit, so don't wrap
+                console = Console(width=max(console.width, 140))
+        console.print(self.renderable)
 
 
 def stats_table(rows: list[tuple[str, str, dict[str, Any]]], title: str = "") -> _Printable:
@@ -37,6 +41,7 @@ def stats_table(rows: list[tuple[str, str, dict[str, Any]]], title: str = "") ->
         ("dropped by reason", "left"),
         ("seconds", "right"),
         ("rec/s", "right"),
+        ("peak MB", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for folder, status, stats in rows:
@@ -50,6 +55,7 @@ def stats_table(rows: list[tuple[str, str, dict[str, Any]]], title: str = "") ->
             dropped,
             f"{stats.get('seconds', 0):.2f}",
             f"{rate:,.0f}" if rate else "-",
+            f"{stats['peak_memory_mb']:,.0f}" if stats.get("peak_memory_mb") else "-",
         )
     return _Printable(table)
 

@@ -33,6 +33,7 @@ from dataprep.errors import ConfigError
 from dataprep.io.atomic import atomic_write_json, replace_path, temp_sibling
 from dataprep.io.readers import RECORD_SUFFIXES, ReadBatch, Reject, count_records, iter_batches, resolve_inputs
 from dataprep.io.writers import JsonlWriter, ParquetShardWriter, RejectWriter
+from dataprep.memory import peak_mb, reset_peak
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len, rows_to_batch
 
 log = logging.getLogger("dataprep")
@@ -62,6 +63,8 @@ class StageStats:
     records_out: int = 0
     dropped: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    #: Peak resident memory of this process while the stage ran (MB).
+    peak_memory_mb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def drop(self, reason: str, count: int = 1) -> None:
@@ -77,6 +80,7 @@ class StageStats:
             "dropped_total": sum(self.dropped.values()),
             "seconds": seconds,
             "records_per_second": round(self.records_in / self.seconds, 1) if self.seconds else None,
+            **({"peak_memory_mb": round(self.peak_memory_mb, 1)} if self.peak_memory_mb is not None else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -189,6 +193,7 @@ class Stage:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
         output = StageOutput(Path(out), folder_only=self.folder_output)
         stats = StageStats(stage=self.name)
+        reset_peak()
         start = time.perf_counter()
         try:
             self.execute(list(inputs), output, stats)
@@ -196,6 +201,7 @@ class Stage:
             output.abort()
             raise
         stats.seconds = time.perf_counter() - start
+        stats.peak_memory_mb = peak_mb()
         output.commit(stats)
         return stats
 
