@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,6 +168,7 @@ class Cluster(RecordStage):
     Config = ClusterConfig
     config: ClusterConfig
     batch_size = 4096
+    process_on_workers = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -202,9 +204,8 @@ class Cluster(RecordStage):
             return Path(self.config.report)
         return Path(f"{output.path}.report") if output.jsonl else output.folder / "report"
 
-    def fit(self, inputs: list[Path | str]) -> None:
+    def _fit(self) -> None:
         cfg, seed = self.config, self.ctx.seed
-        self._read_vectors(inputs)
         n = self.n
         self.labels = np.zeros(n, np.int64)
         self.distances = np.zeros(n, np.float32)
@@ -235,9 +236,11 @@ class Cluster(RecordStage):
             k = len(sample)
         self.k = int(k)
         self.centroids = fit_kmeans(sample, self.k, seed=seed, max_iter=cfg.max_iter, tol=cfg.tol, device=cfg.device)
-        for start in range(0, n, ASSIGN_BLOCK):
-            block = slice(start, min(start + ASSIGN_BLOCK, n))
-            self.labels[block], self.distances[block] = assign(np.asarray(vectors[block]), self.centroids, cfg.device)
+        # A pure function of a block of vectors and the centroids: on Ray, it runs in map_batches.
+        blocks = self.ctx.engine.map_blocks(assign, vectors, ASSIGN_BLOCK, centroids=self.centroids, device=cfg.device)
+        if blocks:
+            self.labels = np.concatenate([b[0] for b in blocks]).astype(np.int64)
+            self.distances = np.concatenate([b[1] for b in blocks]).astype(np.float32)
         if cfg.dedup_threshold is not None:
             self.copy_of, self.similarity = semantic_duplicates(vectors, self.labels, valid, cfg.dedup_threshold)
             self.outcome[self.copy_of >= 0] = DUPLICATE
@@ -266,29 +269,43 @@ class Cluster(RecordStage):
             }
         )
 
-    def _read_vectors(self, inputs: list[Path | str]) -> None:
-        """Pass 1: stream every record's vector (embedding it if needed) into a float32 file."""
+    def prepare(self, batch: Batch) -> Batch:
+        """Per batch (a pure function, so it can run on workers): unit vectors, embedding if needed."""
+        vectors, status = self._vectors_of(batch)
+        fraction = self.config.fit_fraction
+        return {
+            "id": list(batch["id"]),
+            "vector": np.ascontiguousarray(vectors, np.float32),
+            "status": status,
+            "in_fit": np.array([_unit_hash(i, self.ctx.seed) < fraction for i in batch["id"]], dtype=bool),
+            "embedded": np.full(len(status), self._embedded_here, dtype=bool),
+        }
+
+    def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
+        self._read_vectors(prepared)
+        self._fit()
+
+    def _read_vectors(self, prepared: Iterator[Batch]) -> None:
+        """Pass 1: stream every record's vector (embedded by :meth:`prepare`) into a float32 file."""
         assert self._work is not None
         self._vector_file = self._work / "vectors.f32"
         ids: list[str] = []
         outcome: list[np.ndarray] = []
         in_fit: list[np.ndarray] = []
         self.dim = 0
-        self._embedded_here = False
+        embedded = False
         with open(self._vector_file, "wb") as sink:
-            for read in self.read_batches(inputs):
-                size = batch_len(read.batch)
-                if not size:
-                    continue
-                vectors, status = self._vectors_of(read.batch)
+            for part in prepared:
+                vectors = np.asarray(part["vector"], np.float32)
                 if self.dim and vectors.shape[1] != self.dim:
                     raise InputError(f"embeddings of {vectors.shape[1]} and {self.dim} dimensions are mixed.")
                 self.dim = vectors.shape[1]
-                sink.write(np.ascontiguousarray(vectors, np.float32).tobytes())
-                ids.extend(read.batch["id"])
-                outcome.append(status)
-                fraction = self.config.fit_fraction
-                in_fit.append(np.array([_unit_hash(i, self.ctx.seed) < fraction for i in read.batch["id"]]))
+                sink.write(np.ascontiguousarray(vectors).tobytes())
+                ids.extend(part["id"])
+                outcome.append(np.asarray(part["status"], np.int8))
+                in_fit.append(np.asarray(part["in_fit"], bool))
+                embedded = embedded or bool(np.asarray(part["embedded"]).any())
+        self._embedded_here = embedded
         self.ids = ids
         self.n = len(ids)
         self.outcome = np.concatenate(outcome) if outcome else np.zeros(0, np.int8)
