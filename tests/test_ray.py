@@ -145,7 +145,8 @@ def test_local_and_ray_give_the_same_records(tmp_path, ray_cluster):
                 if vector_a is not None:
                     assert max(abs(x - y) for x, y in zip(vector_a, vector_b)) < 1e-4
                 assert ra == rb, name
-    assert json.loads((local / "04-normalize" / "stats.json").read_text())["dropped"] == {"bad-json": 1, "empty-text": 1}
+    dropped = json.loads((local / "04-normalize" / "stats.json").read_text())["dropped"]
+    assert dropped == {"bad-json": 1, "empty-text": 1}
 
 
 def test_ray_executor_starts_and_stops_its_own_cluster(tmp_path, monkeypatch):

@@ -336,4 +336,3 @@ class RayEngine:
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
             self._started = False
-
