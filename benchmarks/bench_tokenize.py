@@ -16,10 +16,9 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.common import Result, compare
+from benchmarks.common import Result, Side
 from benchmarks.corpus import qa_pair
 from dataprep.io.writers import ParquetShardWriter
 from dataprep.records import new_record, rows_to_batch
@@ -100,21 +99,13 @@ def run(records: int, workdir: Path) -> list[Result]:
     ):
         ours = stage(source, fmt)
         ours()  # warm up: the first run also imports and caches
-        best: dict[str, Result] = {}
+        baselines = {"encode_batch": ("vs encode", encode), "Dataset.map(tok)": ("vs map", mapped)}
+        sides = {name: (Side(), Side()) for name in baselines}
         for _ in range(ROUNDS):
-            for name, baseline, theirs in (
-                ("encode_batch", "vs encode", encode),
-                ("Dataset.map(tok)", "vs map", mapped),
-            ):
-                result = compare("tokenize", f"{fmt}, {baseline}", name, records, megabytes, ours, theirs, repeat=1)
-                kept = best.get(name)
-                if kept is not None:
-                    result = replace(
-                        result,
-                        seconds=min(result.seconds, kept.seconds),
-                        baseline_seconds=min(result.baseline_seconds, kept.baseline_seconds),
-                    )
-                best[name] = result
-        for result in best.values():
-            results.append(replace(result, ratio=round(result.baseline_seconds / result.seconds, 3)))
+            for name, (_, theirs) in baselines.items():
+                our_side, their_side = sides[name]
+                their_side.run(theirs)
+                our_side.run(ours)
+        for name, (label, _) in baselines.items():
+            results.append(Result.of("tokenize", f"{fmt}, {label}", name, records, megabytes, *sides[name]))
     return results
