@@ -180,13 +180,18 @@ def format_table(results: list[Result]) -> str:
     lines = [header, "-" * len(header)]
     for r in results:
         lines.append(
-            f"{r.bench:<9} {r.what:<30} {r.records_per_second:>10,.0f} {r.mb_per_second:>6.1f}  "
+            f"{r.bench:<9} {r.what:<30} {r.records_per_second:>10,.0f} {_mb(r.mb_per_second):>6}  "
             f"{r.baseline:<31} {r.baseline_records_per_second:>10,.0f} {r.ratio:>6.2f}x "
             f"{r.peak_mb:>7,.0f} {r.baseline_peak_mb:>12,.0f}"
         )
     lines.append("")
     lines.extend(FOOTNOTE)
     return "\n".join(lines)
+
+
+def _mb(rate: float) -> str:
+    """MB/s with three significant figures, so that the embed lines' 0.01 MB/s does not show as 0.0."""
+    return f"{rate:.3g}" if rate < 100 else f"{rate:.0f}"
 
 
 def print_table(results: list[Result]) -> None:
