@@ -6,6 +6,7 @@ from conftest import REPO
 from helpers import read_rejects, read_stats, tree_bytes
 
 from dataprep.errors import ConfigError
+from dataprep.executors import LocalEngine
 from dataprep.io.writers import ParquetShardWriter
 from dataprep.records import new_record, rows_to_batch
 from dataprep.stages.base import StageContext
@@ -351,3 +352,51 @@ def test_show_tokens(tmp_path, cli):
     assert "('<s>', -100)" in result.output and "('</s>', 1)" in result.output
     result = cli("show-tokens", tmp_path / "out")
     assert result.exit_code == 2 and "did you mean" in result.output
+
+
+class _WorkerProcesses(LocalEngine):
+    """The worker path of ``executor: ray`` without Ray: each batch is tokenized by a fresh
+    stage (as on a worker) and crosses the same Arrow round trip both ways."""
+
+    name = "workers"
+
+    def map_batches(self, stage, inputs, method, on_rejects):
+        from dataprep.executors.ray_engine import from_table, to_table
+
+        worker = Tokenize(stage.config, StageContext(quiet=True))
+        for batch in super().map_batches(stage, inputs, None, on_rejects):
+            yield from_table(to_table(getattr(worker, method)(from_table(to_table(batch)))))
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_tokenizing_on_workers_writes_the_same_datasets(tmp_path, packing):
+    records = [
+        {"messages": CHAT},
+        {"input": "Where is the output?"},
+        {"text": "A document " * 30},
+        {"input": "q", "output": "   "},
+        {"messages": [{"role": "user", "content": "nobody answers"}]},
+        *({"input": f"Question {i}?", "output": f"Answer {i}. " * (i % 7)} for i in range(40)),
+        {"messages": CHAT[1:]},
+        {"text": "short"},
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", records)
+    with src.open("a") as handle:
+        handle.write("{not json\n")
+    options = {"packing": packing, "max_length": 48, "batch_size": 16}
+    local = tokenize([src], tmp_path / "local", **options).to_dict()
+    config = TokenizeConfig(tokenizer=str(TINY), **options)
+    ctx = StageContext(quiet=True, engine=_WorkerProcesses())
+    workers = Tokenize(config, ctx).run([src], tmp_path / "workers").to_dict()
+    for stats in (local, workers):
+        for measured in ("seconds", "records_per_second", "peak_memory_mb"):
+            stats.pop(measured)
+    assert local == workers
+    # Every kind of reject takes the worker path too: bad JSON, empty output, no assistant, too long.
+    assert set(local["dropped"]) == {"bad-json", "empty-output", "no-assistant-turn", "too-long"}
+    assert local["records_out"] >= 25
+    assert tree_bytes(tmp_path / "local", "**/*.arrow") == tree_bytes(tmp_path / "workers", "**/*.arrow")
+    # The same rejects; locally the next batch's read rejects come before this batch's fit ones.
+    assert sorted(map(json.dumps, read_rejects(tmp_path / "local"))) == sorted(
+        map(json.dumps, read_rejects(tmp_path / "workers"))
+    )

@@ -283,6 +283,8 @@ class RecordStage(Stage):
     batch_size: ClassVar[int] = 1000
     #: False for a stage whose ``process`` depends on the row's position in the whole input.
     process_on_workers: ClassVar[bool] = True
+    #: The only columns the stage reads from Parquet (None: all of them).
+    read_columns: ClassVar[tuple[str, ...] | None] = None
 
     def prepare(self, batch: Batch) -> Batch:
         """Per-batch work of the fit pass: a pure function of the batch (optional)."""

@@ -57,6 +57,8 @@ Format = Literal["auto", "text", "input-output", "messages"]
 FORMATS = ("text", "input-output", "messages")
 #: What tokenizing reads from a Parquet shard; meta stays unread.
 READ_COLUMNS = ("id", "text", "input", "output", "messages", "source")
+#: Each record's token ids on their way back from a worker (executor: ray).
+ENCODED_COLUMN = "tokenize_encoded"
 
 
 class TokenizeConfig(StageConfig):
@@ -201,11 +203,15 @@ class Tokenize(RecordStage):
     Config = TokenizeConfig
     folder_output = True
     config: TokenizeConfig
+    read_columns = READ_COLUMNS
 
-    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+    encoder: Encoder | None = None
+
+    def _load(self) -> None:
+        """The tokenizer and its encoder (once per process: the driver, or a Ray worker)."""
+        if self.encoder is not None:
+            return
         cfg = self.config
-        resolve_inputs(inputs, RECORD_SUFFIXES)
-        splits = input_splits(inputs)
         self.info = load_tokenizer(cfg.tokenizer, cfg.chat_template)
         if self.info.eos_id is None and cfg.format != "messages":
             raise ConfigError(
@@ -215,6 +221,12 @@ class Tokenize(RecordStage):
         if cfg.format == "messages":
             self._template()
         self.encoder = Encoder(self.info, separator=cfg.separator, train_on_inputs=cfg.train_on_inputs)
+
+    def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        cfg = self.config
+        resolve_inputs(inputs, RECORD_SUFFIXES)
+        splits = input_splits(inputs)
+        self._load()
         reports: dict[str, dict[str, Any]] = {}
         total = count_records([f for files in splits.values() for f in files])
         with self.progress(total) as bar:
@@ -249,6 +261,10 @@ class Tokenize(RecordStage):
         cfg = self.config
         split = _Split(writer, TextBlocks(cfg.max_length, positions=cfg.packing), SplitReport(cfg.max_length))
         dropped_before = Counter(stats.dropped)
+        if self.ctx.engine.name != "local":
+            self._split_on_workers(files, split, output, stats, bar)
+            split.report.dropped = Counter(stats.dropped) - dropped_before
+            return split.report
         # The tokenizer releases the GIL: it tokenizes one batch in the worker thread while this
         # thread assembles and writes the batch before and reads the batch after.
         with ThreadPoolExecutor(1, thread_name_prefix="tokenize") as worker:
@@ -269,6 +285,66 @@ class Tokenize(RecordStage):
         split.report.dropped = Counter(stats.dropped) - dropped_before
         return split.report
 
+    def _split_on_workers(
+        self, files: list[Path], split: _Split, output: StageOutput, stats: StageStats, bar: tqdm
+    ) -> None:
+        """One split on an engine's workers: they read and tokenize (:meth:`encode_records`);
+        this process fits, packs and writes the examples in input order, as it does locally."""
+
+        def on_rejects(rejects: list[Any]) -> None:
+            output.reject_all(rejects, stats)
+            split.report.records += len(rejects)
+            bar.update(len(rejects))
+
+        for batch in self.ctx.engine.map_batches(self, files, "encode_records", on_rejects):
+            encoded = batch.pop(ENCODED_COLUMN)
+            size = batch_len(batch)
+            stats.records_in += size
+            split.report.records += size
+            bar.update(size)
+            if size:
+                self._finish(self._request(batch, split, output, stats, encoded=encoded), split, output, stats)
+        split.writer.write(split.blocks.finish())
+
+    def encode_records(self, batch: Batch) -> Batch:
+        """On a worker: the batch, with each record's texts tokenized in ``ENCODED_COLUMN``
+        (in the order :meth:`_request` asks for them; none for a record it rejects)."""
+        self._load()
+        assert self.encoder is not None
+        formats = self._classify(batch)
+        batch.pop(REJECT_COLUMN, None)  # the driver classifies again, and rejects
+        batch.pop(REJECT_DETAIL_COLUMN, None)
+        rows, requests = self._requests(batch, formats)
+        encoded = self.encoder.encode([text for request in requests.values() for text in request.texts])
+        per_record: list[list[list[int]]] = [[] for _ in formats]
+        at = 0
+        for fmt, request in requests.items():
+            mine, count = encoded[at : at + len(request.texts)], len(rows[fmt])
+            at += len(request.texts)
+            if fmt == "text":
+                for n, row in enumerate(rows[fmt]):
+                    per_record[row] = [mine[n]]
+            elif fmt == "input-output":  # prompts first, then answers
+                for n, row in enumerate(rows[fmt]):
+                    per_record[row] = [mine[n], mine[count + n]]
+            else:  # each conversation's pieces in turn; none for one that failed
+                pieces = request.state[0]
+                for n, row in enumerate(rows[fmt]):
+                    taken = len(pieces[n] or [])
+                    per_record[row], mine = mine[:taken], mine[taken:]
+        batch[ENCODED_COLUMN] = per_record
+        return batch
+
+    @staticmethod
+    def _gather(rows: dict[str, list[int]], encoded: list[list[list[int]]]) -> list[list[int]]:
+        """The ids of a batch's texts in request order, from each record's (the inverse of
+        :meth:`encode_records`' spreading)."""
+        out = [encoded[row][0] for row in rows["text"]]
+        out += [encoded[row][0] for row in rows["input-output"]]
+        out += [encoded[row][1] for row in rows["input-output"]]
+        out += [ids for row in rows["messages"] for ids in encoded[row]]
+        return out
+
     def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
         """Records in batches; from Parquet only the columns tokenizing reads (meta stays unparsed)."""
         for path in record_files(inputs):
@@ -279,7 +355,7 @@ class Tokenize(RecordStage):
                 handle = pq.ParquetFile(path)
             except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
                 raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
-            columns = [c for c in READ_COLUMNS if c in handle.schema_arrow.names]
+            columns = [c for c in self.read_columns if c in handle.schema_arrow.names]
             for record_batch in handle.iter_batches(batch_size=self.config.batch_size, columns=columns):
                 yield ReadBatch(table_to_batch(record_batch))
 
@@ -311,14 +387,35 @@ class Tokenize(RecordStage):
         return formats
 
     def _request(
-        self, batch: Batch, split: _Split, output: StageOutput, stats: StageStats, worker: ThreadPoolExecutor
+        self,
+        batch: Batch,
+        split: _Split,
+        output: StageOutput,
+        stats: StageStats,
+        worker: ThreadPoolExecutor | None = None,
+        encoded: list[list[list[int]]] | None = None,
     ) -> _Job:
-        """Check a batch, drop what cannot be tokenized, and hand its texts to the worker."""
+        """Check a batch, drop what cannot be tokenized, and hand its texts to the worker
+        thread (or take their ids, ``encoded`` per record, from a worker process)."""
         formats = self._classify(batch)
         if REJECT_COLUMN in batch:
+            if encoded is not None:
+                encoded = [ids for ids, fmt in zip(encoded, formats) if fmt is not None]
             batch = split_rejects(batch, output, stats)
             formats = [f for f in formats if f is not None]
         split.report.formats.update(formats)
+        rows, requests = self._requests(batch, formats)
+        if encoded is not None:
+            done: Future = Future()
+            done.set_result(self._gather(rows, encoded))
+            return _Job(batch, rows, requests, done)
+        assert worker is not None and self.encoder is not None
+        texts = [text for request in requests.values() for text in request.texts]
+        return _Job(batch, rows, requests, worker.submit(self.encoder.encode, texts))
+
+    def _requests(self, batch: Batch, formats: list[str | None]) -> tuple[dict[str, list[int]], dict[str, Request]]:
+        """Each format's rows of the batch, and what it asks of the tokenizer."""
+        assert self.encoder is not None
         rows = {fmt: [i for i, f in enumerate(formats) if f == fmt] for fmt in FORMATS}
         requests: dict[str, Request] = {}
         if rows["text"]:
@@ -330,8 +427,7 @@ class Tokenize(RecordStage):
         if rows["messages"]:
             conversations = [batch["messages"][i] for i in rows["messages"]]
             requests["messages"] = self.encoder.request_chats(conversations, self._template())
-        texts = [text for request in requests.values() for text in request.texts]
-        return _Job(batch, rows, requests, worker.submit(self.encoder.encode, texts))
+        return rows, requests
 
     def _finish(self, job: _Job, split: _Split, output: StageOutput, stats: StageStats) -> None:
         """Turn a batch's token ids into examples: fit them to max_length, pack or not, write."""
