@@ -349,7 +349,7 @@ class _LoadSampler(threading.Thread):
         self._done.set()
         self.join()
         values = self.samples or [os.getloadavg()[0]]
-        return {"min": min(values), "mean": round(sum(values) / len(values), 2), "max": max(values)}
+        return {"min": round(min(values), 2), "mean": round(sum(values) / len(values), 2), "max": round(max(values), 2)}
 
 
 def run_measured(pipeline_file: Path, log_file: Path) -> dict[str, Any]:
