@@ -90,6 +90,9 @@ def one_length(label: str, texts: list[str], topics: list[str], ours: Any, basel
 
 def run(records: int, workdir: Path) -> list[Result]:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     baseline = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
     ours = load_encoder(DEFAULT_MODEL, "cpu", "onnx-int8", None, 32, workdir / "cache")

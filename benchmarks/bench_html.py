@@ -20,7 +20,7 @@ from pathlib import Path
 import trafilatura
 from bs4 import BeautifulSoup
 
-from benchmarks.common import Result, best_of, peak_rss_mb
+from benchmarks.common import Result, Side
 from benchmarks.corpus import TOPICS, sentence
 from dataprep.stages.base import StageContext
 from dataprep.stages.extract.html import ExtractHtml, ExtractHtmlConfig
@@ -135,32 +135,19 @@ def run(records: int, workdir: Path) -> list[Result]:
     }
     # Rounds over every contender, best of each: on a shared machine the load drifts, and
     # timing all of one contender's repeats back to back would hand it a different machine.
-    seconds = dict.fromkeys(contenders, float("inf"))
+    sides = {name: Side() for name in contenders}
     cpu_seconds = dict.fromkeys(contenders, float("inf"))
     for _ in range(3 if pages <= 500 else 1):
         for name, fn in contenders.items():
             cpu_start = time.process_time()
-            seconds[name] = min(seconds[name], best_of(fn, 1)[0])
+            sides[name].run(fn)
             cpu_seconds[name] = min(cpu_seconds[name], time.process_time() - cpu_start)
     # All of it is single-threaded, so CPU time is the steadier figure where other jobs
     # share the cores (wall-clock ratios swing with their load).
     for name, cpu in cpu_seconds.items():
-        print(f"  html: {name:<20} {pages / cpu:7.1f} pages per CPU-second ({pages / seconds[name]:.1f} wall)")
-    baselines = {name: seconds[name] for name in ("bs4 get_text", "trafilatura.extract")}
-    results = []
-    for mode in ("main", "text", "select"):
-        for baseline, base_seconds in baselines.items():
-            results.append(
-                Result(
-                    bench="html",
-                    what=f"{mode} vs {baseline}",
-                    baseline=baseline,
-                    records=pages,
-                    megabytes=round(megabytes, 2),
-                    seconds=round(seconds[mode], 4),
-                    baseline_seconds=round(base_seconds, 4),
-                    ratio=round(base_seconds / seconds[mode], 3),
-                    peak_rss_mb=round(peak_rss_mb(), 1),
-                )
-            )
-    return results
+        print(f"  html: {name:<20} {pages / cpu:7.1f} pages per CPU-second ({pages / sides[name].seconds:.1f} wall)")
+    return [
+        Result.of("html", f"{mode} vs {baseline}", baseline, pages, megabytes, sides[mode], sides[baseline])
+        for mode in ("main", "text", "select")
+        for baseline in ("bs4 get_text", "trafilatura.extract")
+    ]

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Result, best_of, peak_rss_mb
+from benchmarks.common import Result, Side, compare
 from benchmarks.corpus import qa_pair
 from dataprep.io.writers import JsonlWriter
 from dataprep.records import new_record, rows_to_batch
@@ -99,28 +99,16 @@ def run(records: int, workdir: Path) -> list[Result]:
         shutil.rmtree(out / "o", ignore_errors=True)
         FilterSlop(FilterSlopConfig(), StageContext(quiet=True)).run([path], out / "o")
 
-    # The naive loop takes minutes at 100k records: time it once and reuse its time;
+    # The naive loop takes minutes at 100k records: time it once and share its time;
     # our runs are short, so they take the best of three against scheduler noise.
-    naive_seconds, _ = best_of(naive, 1)
-    hoisted_seconds, _ = best_of(naive_lower_once, 1)
+    naive_side, hoisted_side = Side(), Side()
+    naive_side.run(naive)
+    hoisted_side.run(naive_lower_once)
     what = f"match {PHRASES} phrases"
     return [
-        result(what, "any(p in text.lower())", records, megabytes, ours, naive_seconds),
-        result(what, "naive, lower() hoisted", records, megabytes, ours, hoisted_seconds),
-        result("filter-slop stage, all lists", "any(p in text.lower())", records, megabytes, stage, naive_seconds),
+        compare("slop", what, "any(p in text.lower())", records, megabytes, ours, naive_side),
+        compare("slop", what, "naive, lower() hoisted", records, megabytes, ours, hoisted_side),
+        compare(
+            "slop", "filter-slop stage, all lists", "any(p in text.lower())", records, megabytes, stage, naive_side
+        ),
     ]
-
-
-def result(what: str, baseline: str, records: int, megabytes: float, ours, baseline_seconds: float) -> Result:
-    seconds, _ = best_of(ours, 3)
-    return Result(
-        bench="slop",
-        what=what,
-        baseline=baseline,
-        records=records,
-        megabytes=round(megabytes, 2),
-        seconds=round(seconds, 4),
-        baseline_seconds=round(baseline_seconds, 4),
-        ratio=round(baseline_seconds / seconds, 3),
-        peak_rss_mb=round(peak_rss_mb(), 1),
-    )

@@ -113,10 +113,28 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
 @click.option("--from", "from_stage", metavar="STAGE", help="Rerun this stage and everything after it.")
 @click.option("--until", "until_stage", metavar="STAGE", help="Stop after this stage.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def run_command(pipeline_file: str, force: bool, from_stage: str | None, until_stage: str | None, quiet: bool) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Override the file's executor: local (this process) or ray (ray.data map_batches).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="With --executor ray: the cluster to join (auto, or ray://host:10001); unset starts a local Ray.",
+)
+def run_command(
+    pipeline_file: str,
+    force: bool,
+    from_stage: str | None,
+    until_stage: str | None,
+    quiet: bool,
+    executor: str | None,
+    ray_address: str | None,
+) -> None:
     """Run a pipeline file, resuming from where an earlier run stopped."""
     from dataprep.inspect import stats_table
-    from dataprep.pipeline.config import load_pipeline
+    from dataprep.pipeline.config import ExecutorConfig, load_pipeline
     from dataprep.pipeline.runner import run_pipeline
 
     console = logging.StreamHandler()
@@ -126,6 +144,10 @@ def run_command(pipeline_file: str, force: bool, from_stage: str | None, until_s
     logger.addHandler(console)
     logger.propagate = False
     pipeline = load_pipeline(pipeline_file)
+    if executor or ray_address:
+        current = pipeline.config.executor.model_dump()
+        current.update({"type": executor or current["type"]}, **({"address": ray_address} if ray_address else {}))
+        pipeline.config.executor = ExecutorConfig(**current)
     results = run_pipeline(pipeline, force=force, from_stage=from_stage, until_stage=until_stage, quiet=quiet)
     stats_table([(r.folder, r.status, r.stats) for r in results], title=f"{pipeline.config.name}").print()
     click.echo(f"outputs in {pipeline.output_dir}/ (inspect with: dataprep inspect {pipeline.output_dir})")

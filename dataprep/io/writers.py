@@ -45,8 +45,8 @@ def _plain(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
-def _json_line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=False, default=_plain) + "\n"
+def _json_line(obj: Any, sort_keys: bool = False) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=sort_keys, default=_plain) + "\n"
 
 
 class ParquetShardWriter:
@@ -150,7 +150,8 @@ class RejectWriter:
             entry["id"] = record_id
         if record is not None:
             entry["record"] = record
-        self._handle.write(_json_line(entry))
+        # Sorted keys: a record's meta reads the same whichever engine (local, Ray) produced it.
+        self._handle.write(_json_line(entry, sort_keys=True))
         self.rows += 1
 
     def close(self) -> None:

@@ -23,7 +23,23 @@ class ExecutorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["local"] = Field("local", description="`local` runs every stage in this process.")
+    type: Literal["local", "ray"] = Field(
+        "local",
+        description="`local` runs every stage in this process; `ray` runs the per-record work of each stage "
+        "in ray.data map_batches (pip install 'dataprep[ray]').",
+    )
+    address: str | None = Field(
+        None,
+        description="ray: the cluster to join (`auto` for the one `ray start` runs on this machine, or "
+        "ray://host:10001). Unset: start a local Ray for the run and stop it afterwards.",
+    )
+    num_cpus: int | None = Field(None, ge=1, description="ray, local cluster only: CPUs to give it (default: all).")
+    batch_size: int | None = Field(
+        None, ge=1, description="ray: records per map_batches call (default: each stage's own batch size)."
+    )
+    temp_dir: str | None = Field(
+        None, description="ray, local cluster only: Ray's session folder (default: /tmp/ray); keep the path short."
+    )
 
 
 class PipelineConfig(BaseModel):

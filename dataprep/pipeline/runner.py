@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep import __version__
+from dataprep.executors import Engine, make_engine
 from dataprep.io.atomic import atomic_write_json, cleanup_temp_siblings
 from dataprep.io.readers import resolve_inputs
 from dataprep.pipeline.config import Pipeline, PlannedStage
@@ -102,9 +103,13 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     cleanup_temp_siblings(run_dir)
     handler = _attach_log(run_dir)
+    engine: Engine | None = None
     try:
-        return _run(pipeline, run_dir, force, from_stage, until_stage, quiet)
+        engine = make_engine(pipeline.config.executor)
+        return _run(pipeline, run_dir, force, from_stage, until_stage, quiet, engine)
     finally:
+        if engine is not None:
+            engine.close()
         log.removeHandler(handler)
         handler.close()
 
@@ -116,17 +121,18 @@ def _run(
     from_stage: str | None,
     until_stage: str | None,
     quiet: bool,
+    engine: Engine,
 ) -> list[StageResult]:
     seed = pipeline.config.seed
     first_forced = pipeline.stage(from_stage).index if from_stage else None
     last = pipeline.stage(until_stage).index if until_stage else None
     manifest = load_manifest(run_dir)
     manifest.update({"pipeline": pipeline.config.name, "dataprep_version": __version__})
-    ctx = StageContext(seed=seed, quiet=quiet, run_dir=run_dir)
+    ctx = StageContext(seed=seed, quiet=quiet, run_dir=run_dir, engine=engine)
     fingerprints: dict[str, str] = {}
     folders: dict[str, Path] = {}
     results: list[StageResult] = []
-    log.info("run %s -> %s", pipeline.path, run_dir)
+    log.info("run %s -> %s (executor: %s)", pipeline.path, run_dir, engine.name)
     for stage in pipeline.stages:
         if last is not None and stage.index > last:
             break

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
 from dataprep.errors import ConfigError
+from dataprep.executors import LOCAL, Engine
 from dataprep.io.atomic import atomic_write_json, replace_path, temp_sibling
 from dataprep.io.readers import RECORD_SUFFIXES, ReadBatch, Reject, count_records, iter_batches, resolve_inputs
 from dataprep.io.writers import JsonlWriter, ParquetShardWriter, RejectWriter
@@ -52,6 +53,8 @@ class StageContext:
     seed: int = 0
     quiet: bool = False
     run_dir: Path | None = None
+    #: Where per-record work runs (:mod:`dataprep.executors`): this process, or Ray.
+    engine: Engine = field(default=LOCAL, repr=False)
 
 
 @dataclass
@@ -200,6 +203,8 @@ class Stage:
         except BaseException:
             output.abort()
             raise
+        finally:
+            self.ctx.engine.end_stage()
         stats.seconds = time.perf_counter() - start
         stats.peak_memory_mb = peak_mb()
         output.commit(stats)
@@ -239,18 +244,17 @@ class SourceStage(Stage):
         # would otherwise write one Parquet row group per record.
         rows: list[dict[str, Any]] = []
         with self.progress(None) as bar:
-            for path in files:
-                for item in self.read(path):
-                    stats.records_in += 1
-                    if isinstance(item, Reject):
-                        stats.drop(item.reason)
-                        output.reject(item)
-                        continue
-                    rows.append(item)
-                    if len(rows) >= self.batch_size:
-                        self._flush(rows, output, stats)
-                        bar.update(len(rows))
-                        rows = []
+            for item in self.ctx.engine.read_sources(self, files):
+                stats.records_in += 1
+                if isinstance(item, Reject):
+                    stats.drop(item.reason)
+                    output.reject(item)
+                    continue
+                rows.append(item)
+                if len(rows) >= self.batch_size:
+                    self._flush(rows, output, stats)
+                    bar.update(len(rows))
+                    rows = []
             self._flush(rows, output, stats)
             bar.update(len(rows))
         stats.extra.update(self.summary())
@@ -267,13 +271,32 @@ class RecordStage(Stage):
 
     To drop a row, set its ``_reject`` value to a reason (and optionally
     ``_reject_detail``); the base class counts it and writes it to the rejects
-    file. Stages that need the whole dataset override :meth:`fit`.
+    file.
+
+    A stage that needs the whole dataset (dedup, cluster, split) splits its first pass in
+    two: :meth:`prepare`, a pure per-batch function (signatures, vectors, group keys) that
+    the engine may run on workers, and :meth:`fit_prepared`, which takes the prepared
+    batches in input order on the driver. Its ``process`` then follows the input row by
+    row, so it sets ``process_on_workers = False`` and runs on the driver.
     """
 
     batch_size: ClassVar[int] = 1000
+    #: False for a stage whose ``process`` depends on the row's position in the whole input.
+    process_on_workers: ClassVar[bool] = True
+
+    def prepare(self, batch: Batch) -> Batch:
+        """Per-batch work of the fit pass: a pure function of the batch (optional)."""
+        raise NotImplementedError
+
+    def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
+        """Learn from every prepared batch, in input order (optional)."""
 
     def fit(self, inputs: list[Path | str]) -> None:
-        """Learn from the whole input before any batch is processed (optional)."""
+        """Learn from the whole input before any batch is processed: :meth:`prepare` on the
+        engine, then :meth:`fit_prepared` here. Does nothing for a stage without ``prepare``."""
+        if type(self).prepare is RecordStage.prepare:
+            return
+        self.fit_prepared(self.ctx.engine.map_batches(self, inputs, "prepare", lambda rejects: None), inputs)
 
     def process(self, batch: Batch) -> Batch:
         raise NotImplementedError
@@ -284,15 +307,14 @@ class RecordStage(Stage):
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         resolve_inputs(inputs, RECORD_SUFFIXES)  # fail early, naming a missing input
         self.fit(inputs)
+        on_workers = self.process_on_workers
+        engine = self.ctx.engine if on_workers else LOCAL
         with self.progress(count_records(inputs)) as bar:
-            for read in self.read_batches(inputs):
-                output.reject_all(read.rejects, stats)
-                size = batch_len(read.batch)
-                if not size:
-                    continue
+            for batch in engine.map_batches(self, inputs, "process", lambda rejects: output.reject_all(rejects, stats)):
+                size = batch_len(batch)
                 stats.records_in += size
                 bar.update(size)
-                kept = split_rejects(self.process(read.batch), output, stats)
+                kept = split_rejects(batch, output, stats)
                 output.records.write(kept)
                 stats.records_out += batch_len(kept)
         stats.extra.update(self.summary())

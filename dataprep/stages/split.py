@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -212,18 +213,25 @@ class Split(RecordStage):
         salt = f"seed={self.ctx.seed}" if self.config.method == "random" else ""
         return unit_hash(key, salt)
 
-    def fit(self, inputs: list[Path | str]) -> None:
-        """Read every record's group (and stratum) once; assign each group a split."""
+    def prepare(self, batch: Batch) -> Batch:
+        """Per batch (a pure function, so it can run on workers): each record's group key and stratum."""
         stratify = self.config.stratify
-        for read in self.read_batches(inputs):
-            batch = read.batch
-            for i in range(batch_len(batch)):
-                key = self._group_key(batch, i)
+        n = batch_len(batch)
+        return {
+            "key": [self._group_key(batch, i) for i in range(n)],
+            "stratum": [_label(field_value(batch, stratify, i)) if stratify else "" for i in range(n)],
+        }
+
+    def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
+        """Count every group (and its strata) once; assign each group a split."""
+        stratify = self.config.stratify
+        for part in prepared:
+            for key, stratum in zip(part["key"], part["stratum"]):
                 group = self.groups.get(key)
                 if group is None:
                     group = self.groups[key] = _Group(self._rank(key))
                 group.size += 1
-                group.strata[_label(field_value(batch, stratify, i)) if stratify else ""] += 1
+                group.strata[stratum] += 1
         shares = self.config.shares()
         wanted = [name for name in SPLITS if name in shares]
         if len(self.groups) < len(wanted):

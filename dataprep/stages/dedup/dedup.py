@@ -12,6 +12,7 @@ signatures or the texts, so a million short records fit in a few hundred MB.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,7 @@ class Dedup(RecordStage):
     Config = DedupConfig
     config: DedupConfig
     batch_size = 10_000
+    process_on_workers = False
 
     def __init__(self, config: DedupConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
@@ -76,30 +78,38 @@ class Dedup(RecordStage):
         prompts = self.config.compare == "all"
         return "\n".join(get(batch, i, slot) for slot in slots(batch, i, prompts=prompts))
 
-    def fit(self, inputs: list[Path | str]) -> None:
+    def prepare(self, batch: Batch) -> Batch:
+        """Per batch (a pure function, so it can run on workers): exact keys and LSH band keys."""
+        n = batch_len(batch)
+        ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
+        texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
+        out: Batch = {
+            "id": [str(x) for x in batch["id"]],
+            "exact": exact_keys(texts),
+            "eligible": ok,
+            "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
+        }
+        if self.config.near:
+            cfg = self.config
+            signatures = minhash_signatures(texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
+            out["bands"] = band_keys(signatures, self.bands, self.rows)
+        return out
+
+    def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
+        """Globally: records sharing an exact key or a band key are one group (connected components)."""
         exact, eligible, lengths, bands = [], [], [], []
-        for read in self.read_batches(inputs):
-            batch = read.batch
-            n = batch_len(batch)
-            if not n:
-                continue
-            ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
-            texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
-            exact.append(exact_keys(texts))
-            eligible.append(ok)
-            lengths.append(np.fromiter((len(t) for t in texts), dtype=np.int64, count=n))
-            self._ids.extend(str(x) for x in batch["id"])
+        for part in prepared:
+            exact.append(np.asarray(part["exact"], dtype=np.uint64))
+            eligible.append(np.asarray(part["eligible"], dtype=bool))
+            lengths.append(np.asarray(part["length"], dtype=np.int64))
+            self._ids.extend(part["id"])
             if self.config.near:
-                signatures = minhash_signatures(
-                    texts, num_perm=self.config.num_perm, ngram=self.config.ngram, seed=self.ctx.seed
-                )
-                bands.append(band_keys(signatures, self.bands, self.rows))
+                bands.append(np.asarray(part["bands"], dtype=np.uint64))
         if not exact:
             return
         self._exact = np.concatenate(exact)
-        ok = np.concatenate(eligible)
         size = np.concatenate(lengths)
-        self._labels = duplicate_groups(self._exact, ok, np.concatenate(bands) if bands else None)
+        self._labels = duplicate_groups(self._exact, np.concatenate(eligible), np.concatenate(bands) if bands else None)
         self._choose(size)
 
     def _choose(self, size: np.ndarray) -> None:

@@ -18,6 +18,7 @@ import itertools
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -197,6 +198,7 @@ class Cluster(RecordStage):
     Config = ClusterConfig
     config: ClusterConfig
     batch_size = 4096
+    process_on_workers = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -208,7 +210,7 @@ class Cluster(RecordStage):
         self._embed_seconds = 0.0
         self._position = 0
         self._read = 0
-        self._sample_fraction = 1.0
+        self._wanted_sample: int | float | None = None
         self.n = 0
 
     # -- the passes -------------------------------------------------------------------------
@@ -235,9 +237,8 @@ class Cluster(RecordStage):
             return Path(self.config.report)
         return Path(f"{output.path}.report") if output.jsonl else output.folder / "report"
 
-    def fit(self, inputs: list[Path | str]) -> None:
+    def _fit(self) -> None:
         cfg, seed = self.config, self.ctx.seed
-        self._read_vectors(inputs)
         n = self.n
         self.labels = np.zeros(n, np.int64)
         self.distances = np.zeros(n, np.float32)
@@ -268,9 +269,11 @@ class Cluster(RecordStage):
             k = len(sample)
         self.k = int(k)
         self.centroids = fit_kmeans(sample, self.k, seed=seed, max_iter=cfg.max_iter, tol=cfg.tol, device=cfg.device)
-        for start in range(0, n, ASSIGN_BLOCK):
-            block = slice(start, min(start + ASSIGN_BLOCK, n))
-            self.labels[block], self.distances[block] = assign(np.asarray(vectors[block]), self.centroids, cfg.device)
+        # A pure function of a block of vectors and the centroids: on Ray, it runs in map_batches.
+        blocks = self.ctx.engine.map_blocks(assign, vectors, ASSIGN_BLOCK, centroids=self.centroids, device=cfg.device)
+        if blocks:
+            self.labels = np.concatenate([b[0] for b in blocks]).astype(np.int64)
+            self.distances = np.concatenate([b[1] for b in blocks]).astype(np.float32)
         if cfg.dedup_threshold is not None:
             self.copy_of, self.similarity = semantic_duplicates(vectors, self.labels, valid, cfg.dedup_threshold)
             self.outcome[self.copy_of >= 0] = DUPLICATE
@@ -299,47 +302,61 @@ class Cluster(RecordStage):
             }
         )
 
-    def _read_vectors(self, inputs: list[Path | str]) -> None:
-        """Pass 1: stream every (sampled) record's vector, embedding it if needed, into a float32 file."""
+    def fit(self, inputs: list[Path | str]) -> None:
+        if self.config.embed_sample is not None:
+            # A count becomes a fraction of this input, in the config itself, so the workers
+            # that run prepare() (built from the config) draw the same sample.
+            self._wanted_sample = self.config.embed_sample
+            self.config = self.config.model_copy(update={"embed_sample": self._embed_fraction(inputs)})
+        super().fit(inputs)
+
+    def prepare(self, batch: Batch) -> Batch:
+        """Per batch (a pure function, so it can run on workers): the sampled records' unit
+        vectors, embedding them if needed."""
+        mask = self._in_sample(batch["id"])
+        if not mask.any():
+            return {}
+        if not mask.all():
+            batch = _take(batch, mask)
+        vectors, status = self._vectors_of(batch)
+        fraction = self.config.fit_fraction
+        return {
+            "id": list(batch["id"]),
+            "vector": np.ascontiguousarray(vectors, np.float32),
+            "status": status,
+            "in_fit": np.array([_unit_hash(i, self.ctx.seed) < fraction for i in batch["id"]], dtype=bool),
+            "embedded": np.full(len(status), self._embedded_here, dtype=bool),
+        }
+
+    def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
+        self._read_vectors(prepared)
+        self._fit()
+
+    def _read_vectors(self, prepared: Iterator[Batch]) -> None:
+        """Pass 1: stream every sampled record's vector (embedded by :meth:`prepare`) into a float32 file."""
         assert self._work is not None
         self._vector_file = self._work / "vectors.f32"
         ids: list[str] = []
         outcome: list[np.ndarray] = []
         in_fit: list[np.ndarray] = []
-        sampled: list[np.ndarray] = []
         self.dim = 0
-        self._embedded_here = False
-        self._sample_fraction = self._embed_fraction(inputs)
+        embedded = False
         with open(self._vector_file, "wb") as sink:
-            for read in self.read_batches(inputs):
-                size = batch_len(read.batch)
-                if not size:
+            for part in prepared:
+                if not part.get("id"):
                     continue
-                batch = read.batch
-                mask = self._in_sample(batch["id"])
-                sampled.append(mask)
-                if not mask.all():
-                    batch = _take(batch, mask)
-                    if not mask.any():
-                        continue
-                vectors, status = self._vectors_of(batch)
+                vectors = np.asarray(part["vector"], np.float32)
                 if self.dim and vectors.shape[1] != self.dim:
                     raise InputError(f"embeddings of {vectors.shape[1]} and {self.dim} dimensions are mixed.")
                 self.dim = vectors.shape[1]
-                sink.write(np.ascontiguousarray(vectors, np.float32).tobytes())
-                ids.extend(batch["id"])
-                outcome.append(status)
-                fraction = self.config.fit_fraction
-                in_fit.append(np.array([_unit_hash(i, self.ctx.seed) < fraction for i in batch["id"]]))
+                sink.write(np.ascontiguousarray(vectors).tobytes())
+                ids.extend(part["id"])
+                outcome.append(np.asarray(part["status"], np.int8))
+                in_fit.append(np.asarray(part["in_fit"], bool))
+                embedded = embedded or bool(np.asarray(part["embedded"]).any())
+        self._embedded_here = embedded
         self.ids = ids
         self.n = len(ids)
-        self._sampled = np.concatenate(sampled) if sampled else np.zeros(0, bool)
-        if self.config.embed_sample is not None:
-            self._summary["embed_sample"] = {
-                "fraction": round(self._sample_fraction, 6),
-                "sampled": self.n,
-                "records": len(self._sampled),
-            }
         self.outcome = np.concatenate(outcome) if outcome else np.zeros(0, np.int8)
         self._in_fit = np.concatenate(in_fit) if in_fit else np.zeros(0, bool)
 
@@ -354,6 +371,12 @@ class Cluster(RecordStage):
         if total is None:  # JSONL: counting needs a read
             total = sum(batch_len(read.batch) for read in iter_batches(inputs, self.batch_size))
         return min(1.0, wanted / total) if total else 1.0
+
+    @property
+    def _sample_fraction(self) -> float:
+        """The share of records embedded (embed_sample is a fraction once :meth:`fit` has run)."""
+        wanted = self.config.embed_sample
+        return 1.0 if wanted is None else float(wanted)
 
     def _in_sample(self, ids: list[str]) -> np.ndarray:
         fraction = self._sample_fraction
@@ -386,7 +409,7 @@ class Cluster(RecordStage):
 
     def process(self, batch: Batch) -> Batch:
         n = batch_len(batch)
-        sampled = self._sampled[self._read : self._read + n]
+        sampled = self._in_sample(batch["id"])
         self._read += n
         start = self._position
         self._position += int(sampled.sum())
@@ -469,8 +492,8 @@ class Cluster(RecordStage):
         settings = {
             "records clustered": f"{int(valid.sum()):,}",
             **(
-                {"embed sample": f"{self.n:,} of {len(self._sampled):,} records ({cfg.embed_sample})"}
-                if cfg.embed_sample is not None
+                {"embed sample": f"{self.n:,} of {self._read:,} records ({self._wanted_sample})"}
+                if self._wanted_sample is not None
                 else {}
             ),
             "k": f"{self.k}" + (" (auto: best silhouette)" if cfg.k == "auto" else ""),
@@ -495,6 +518,12 @@ class Cluster(RecordStage):
         )
 
     def summary(self) -> dict[str, Any]:
+        if self._wanted_sample is not None:
+            self._summary["embed_sample"] = {
+                "fraction": round(self._sample_fraction, 6),
+                "sampled": self.n,
+                "records": self._read,
+            }
         if self._embedded_here and self._embedder is not None:
             self._summary["embedded"] = self._embedder.embedded
             self._summary["embed_seconds"] = round(self._embed_seconds, 3)
