@@ -7,7 +7,7 @@ import pytest
 from helpers import read_records, read_rejects, read_stats, tree_bytes
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
-from topics import fixture_vectors
+from topics import CACHE_DIR, fixture_vectors
 
 from dataprep.cli.options import config_from_options
 from dataprep.errors import InputError
@@ -258,6 +258,74 @@ def test_fit_fraction_fits_on_a_sample_and_assigns_all(tmp_path):
     assert len(read_records(tmp_path / "out")) == n
 
 
+def test_embed_sample_count_keeps_about_that_many_and_rejects_the_rest(tmp_path):
+    _, texts, vectors, n = fixture_vectors()
+    data = write_vectors(tmp_path / "in", texts[:n], vectors[:n])
+    stats = run_cluster([data], tmp_path / "out", k=4, embed_sample=n // 4, report="none").to_dict()
+    sample = stats["extra"]["embed_sample"]
+    assert sample["records"] == n and sample["fraction"] == pytest.approx((n // 4) / n, abs=1e-6)
+    assert 0.6 * (n // 4) < sample["sampled"] < 1.4 * (n // 4)
+    kept = read_records(tmp_path / "out")
+    rejects = read_rejects(tmp_path / "out")
+    # Nothing is lost: the sample comes out, every other record is a not-sampled reject.
+    assert stats["records_out"] == len(kept) == sample["sampled"]
+    assert stats["dropped"] == {"not-sampled": n - sample["sampled"]}
+    assert {r["reason"] for r in rejects} == {"not-sampled"} and len(rejects) == n - sample["sampled"]
+    assert {r["record"]["id"] for r in rejects}.isdisjoint(r["id"] for r in kept)
+    assert all("embedding" not in r["record"] and "cluster" not in r["record"]["meta"] for r in rejects)
+    assert all(0 <= r["meta"]["cluster"] < 4 for r in kept)
+    assert stats["extra"]["fit_records"] == sample["sampled"]
+    # The sample's vectors come out beside their records, unchanged.
+    by_text = {t: v for t, v in zip(texts[:n], vectors[:n])}
+    assert all(np.allclose(r["embedding"], by_text[r["text"]], atol=1e-6) for r in kept)
+
+
+def test_embed_sample_is_deterministic_and_follows_the_seed(tmp_path):
+    _, texts, vectors, n = fixture_vectors()
+    data = write_vectors(tmp_path / "in", texts[:n], vectors[:n])
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        run_cluster([data], tmp_path / name, seed=seed, k=4, embed_sample=0.3, select=0.5, report="none")
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+    assert (tmp_path / "a" / "rejects.jsonl").read_bytes() == (tmp_path / "b" / "rejects.jsonl").read_bytes()
+    sampled = {
+        name: {r["record"]["id"] for r in read_rejects(tmp_path / name) if r["reason"] != "not-sampled"}
+        | {r["id"] for r in read_records(tmp_path / name)}
+        for name in "ac"
+    }
+    assert sampled["a"] != sampled["c"]
+
+
+def test_embed_sample_with_select_selects_within_the_sample(tmp_path):
+    _, texts, vectors, n = fixture_vectors()
+    data = write_vectors(tmp_path / "in", texts[:n], vectors[:n])
+    stats = run_cluster([data], tmp_path / "out", k=4, embed_sample=0.5, select=0.5, report="auto").to_dict()
+    sampled = stats["extra"]["embed_sample"]["sampled"]
+    assert stats["records_out"] == round(0.5 * sampled)
+    assert stats["dropped"] == {"not-sampled": n - sampled, "not-selected": sampled - stats["records_out"]}
+    assert sum(stats["extra"]["cluster_sizes"]) == sampled
+    assert "embed sample" in (tmp_path / "out" / "report" / "report.html").read_text()
+
+
+def test_embed_sample_embeds_only_the_sample_and_counts_jsonl(tmp_path):
+    _, texts, _, n = fixture_vectors()
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[:120]))
+    stats = run_cluster([data], tmp_path / "out", k=3, embed_sample=30, cache_dir=CACHE_DIR, report="none").to_dict()
+    extra = stats["extra"]
+    assert extra["embed_sample"]["records"] == 120 and extra["embed_sample"]["fraction"] == 0.25
+    assert extra["embedded"] + extra["embed_cache_hits"] == extra["embed_sample"]["sampled"]
+    assert extra["embed_seconds"] >= 0
+    assert stats["records_out"] == extra["embed_sample"]["sampled"]
+
+
+def test_embed_sample_larger_than_the_input_takes_everything(tmp_path):
+    _, texts, vectors, n = fixture_vectors()
+    data = write_vectors(tmp_path / "in", texts[:40], vectors[:40])
+    stats = run_cluster([data], tmp_path / "out", k=3, embed_sample=1000, report="none").to_dict()
+    assert stats["records_out"] == 40 and not stats["dropped"]
+    assert stats["extra"]["embed_sample"] == {"fraction": 1.0, "sampled": 40, "records": 40}
+
+
 def test_too_few_records_for_k_lowers_k_with_a_warning(tmp_path, caplog):
     _, texts, vectors, _ = fixture_vectors()
     data = write_vectors(tmp_path / "in", texts[:5], vectors[:5])
@@ -304,6 +372,7 @@ def test_jsonl_input_with_list_embeddings(tmp_path):
         ({"k": 0}, "k must be at least 1"),
         ({"fit_fraction": 0}, "fit_fraction must be above 0"),
         ({"select": 2.5}, "select must be a count"),
+        ({"embed_sample": 0}, "embed_sample must be a count"),
         ({"dedup_threshold": 1.5}, "dedup_threshold must be"),
     ],
 )
@@ -326,6 +395,8 @@ def test_cli_options(cli, tmp_path):
     parsed = config_from_options(ClusterConfig, {"k": "auto", "select": "0.25"}, "cluster")
     assert parsed.k == "auto" and parsed.select == 0.25
     assert config_from_options(ClusterConfig, {"select": "40"}, "cluster").select == 40
+    assert config_from_options(ClusterConfig, {"embed_sample": "20000"}, "cluster").embed_sample == 20000
+    assert config_from_options(ClusterConfig, {"embed_sample": "0.02"}, "cluster").embed_sample == 0.02
 
 
 def test_missing_input_names_it(tmp_path):

@@ -3,7 +3,9 @@
 Every record gets ``meta.cluster`` and ``meta.centroid_distance`` (1 - cosine to its
 centroid). With ``--dedup-threshold``, a record at or above that cosine similarity to an
 earlier kept record of its cluster is dropped as ``semantic-duplicate``; with ``--select``,
-the records left over the per-cluster quotas are dropped as ``not-selected``.
+the records left over the per-cluster quotas are dropped as ``not-selected``. With
+``--embed-sample``, all of this happens on a seeded sample of the records only (embedding
+is the slow part on a CPU); the others are dropped as ``not-sampled``.
 
 Memory: the vectors are streamed into a float32 file beside the output and memory-mapped;
 only the fit sample (``--fit-fraction``) and one cluster at a time (for dedup) are loaded.
@@ -12,8 +14,10 @@ only the fit sample (``--fit-fraction``) and one cluster at a time (for dedup) a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +26,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.errors import InputError
-from dataprep.io.readers import RECORD_SUFFIXES, resolve_inputs
+from dataprep.io.readers import RECORD_SUFFIXES, count_records, iter_batches, resolve_inputs
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats
@@ -38,6 +42,7 @@ log = logging.getLogger("dataprep")
 
 # Per-record outcome codes, kept in one small array for millions of records.
 KEPT, NOT_SELECTED, DUPLICATE, EMPTY, NO_VECTOR = range(5)
+NOT_SAMPLED = "not-sampled"
 REASONS = {
     NOT_SELECTED: "not-selected",
     DUPLICATE: "semantic-duplicate",
@@ -57,6 +62,12 @@ class ClusterConfig(StageConfig):
     )
     fit_fraction: float = Field(
         1.0, description="Fit the centroids on this fraction of the records (a seeded sample), then assign all."
+    )
+    embed_sample: int | float | None = Field(
+        None,
+        description="Embed, cluster and select only a seeded sample of about this many records (20000) or this "
+        "fraction (0.02), chosen by a hash of each id; the rest are dropped as not-sampled. For corpora too "
+        "large to embed (on a CPU, a few hundred records a second); fit_fraction and select apply within it.",
     )
     max_iter: int = Field(50, description="Most Lloyd iterations.")
     tol: float = Field(
@@ -117,6 +128,13 @@ class ClusterConfig(StageConfig):
             raise ValueError("select must be a count (1000) or a fraction between 0 and 1 (0.25)")
         return value
 
+    @field_validator("embed_sample")
+    @classmethod
+    def _embed_sample(cls, value: int | float | None) -> int | float | None:
+        if value is not None and (value <= 0 or (isinstance(value, float) and value > 1 and not value.is_integer())):
+            raise ValueError("embed_sample must be a count (20000) or a fraction between 0 and 1 (0.02)")
+        return value
+
     @field_validator("dedup_threshold")
     @classmethod
     def _threshold(cls, value: float | None) -> float | None:
@@ -140,6 +158,18 @@ def _unit_hash(record_id: str, seed: int) -> float:
     """A uniform number in [0, 1) from the record id: a sample that needs no count and no order."""
     digest = hashlib.blake2b(f"{seed}\0{record_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def _sample_key(record_id: str) -> str:
+    # Salted, so the embed sample and the fit_fraction sample inside it are independent draws.
+    return f"embed-sample\0{record_id}"
+
+
+def _take(batch: Batch, mask: np.ndarray) -> Batch:
+    return {
+        name: values[mask] if isinstance(values, np.ndarray) else list(itertools.compress(values, mask))
+        for name, values in batch.items()
+    }
 
 
 def batch_vectors(batch: Batch) -> np.ndarray | None:
@@ -177,7 +207,10 @@ class Cluster(RecordStage):
         self._embedder: Embedder | None = None
         self._wanted_texts: dict[int, str | None] = {}
         self._embedded_here = False
+        self._embed_seconds = 0.0
         self._position = 0
+        self._read = 0
+        self._wanted_sample: int | float | None = None
         self.n = 0
 
     # -- the passes -------------------------------------------------------------------------
@@ -269,8 +302,22 @@ class Cluster(RecordStage):
             }
         )
 
+    def fit(self, inputs: list[Path | str]) -> None:
+        if self.config.embed_sample is not None:
+            # A count becomes a fraction of this input, in the config itself, so the workers
+            # that run prepare() (built from the config) draw the same sample.
+            self._wanted_sample = self.config.embed_sample
+            self.config = self.config.model_copy(update={"embed_sample": self._embed_fraction(inputs)})
+        super().fit(inputs)
+
     def prepare(self, batch: Batch) -> Batch:
-        """Per batch (a pure function, so it can run on workers): unit vectors, embedding if needed."""
+        """Per batch (a pure function, so it can run on workers): the sampled records' unit
+        vectors, embedding them if needed."""
+        mask = self._in_sample(batch["id"])
+        if not mask.any():
+            return {}
+        if not mask.all():
+            batch = _take(batch, mask)
         vectors, status = self._vectors_of(batch)
         fraction = self.config.fit_fraction
         return {
@@ -286,7 +333,7 @@ class Cluster(RecordStage):
         self._fit()
 
     def _read_vectors(self, prepared: Iterator[Batch]) -> None:
-        """Pass 1: stream every record's vector (embedded by :meth:`prepare`) into a float32 file."""
+        """Pass 1: stream every sampled record's vector (embedded by :meth:`prepare`) into a float32 file."""
         assert self._work is not None
         self._vector_file = self._work / "vectors.f32"
         ids: list[str] = []
@@ -296,6 +343,8 @@ class Cluster(RecordStage):
         embedded = False
         with open(self._vector_file, "wb") as sink:
             for part in prepared:
+                if not part.get("id"):
+                    continue
                 vectors = np.asarray(part["vector"], np.float32)
                 if self.dim and vectors.shape[1] != self.dim:
                     raise InputError(f"embeddings of {vectors.shape[1]} and {self.dim} dimensions are mixed.")
@@ -310,6 +359,30 @@ class Cluster(RecordStage):
         self.n = len(ids)
         self.outcome = np.concatenate(outcome) if outcome else np.zeros(0, np.int8)
         self._in_fit = np.concatenate(in_fit) if in_fit else np.zeros(0, bool)
+
+    def _embed_fraction(self, inputs: list[Path | str]) -> float:
+        """The share of records to embed: embed_sample as a fraction, or a count over the input's size."""
+        wanted = self.config.embed_sample
+        if wanted is None:
+            return 1.0
+        if isinstance(wanted, float) and wanted <= 1:
+            return wanted
+        total = count_records(inputs)
+        if total is None:  # JSONL: counting needs a read
+            total = sum(batch_len(read.batch) for read in iter_batches(inputs, self.batch_size))
+        return min(1.0, wanted / total) if total else 1.0
+
+    @property
+    def _sample_fraction(self) -> float:
+        """The share of records embedded (embed_sample is a fraction once :meth:`fit` has run)."""
+        wanted = self.config.embed_sample
+        return 1.0 if wanted is None else float(wanted)
+
+    def _in_sample(self, ids: list[str]) -> np.ndarray:
+        fraction = self._sample_fraction
+        if fraction >= 1:
+            return np.ones(len(ids), bool)
+        return np.array([_unit_hash(_sample_key(i), self.ctx.seed) < fraction for i in ids], bool)
 
     def _vectors_of(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
         vectors = batch_vectors(batch)
@@ -326,7 +399,9 @@ class Cluster(RecordStage):
         usable = [i for i, t in enumerate(texts) if t]
         vectors = np.zeros((len(texts), self._embedder.encoder.dim), np.float32)
         if usable:
+            start = time.perf_counter()
             vectors[usable] = self._embedder.embed([texts[i] for i in usable])
+            self._embed_seconds += time.perf_counter() - start
         status[[i for i, t in enumerate(texts) if not t]] = EMPTY
         return vectors, status
 
@@ -334,12 +409,19 @@ class Cluster(RecordStage):
 
     def process(self, batch: Batch) -> Batch:
         n = batch_len(batch)
+        sampled = self._in_sample(batch["id"])
+        self._read += n
         start = self._position
-        self._position += n
-        rows = range(start, start + n)
+        self._position += int(sampled.sum())
+        rows = np.full(n, -1, np.int64)
+        rows[sampled] = np.arange(start, self._position)
         reasons: list[str | None] = []
         details: list[str | None] = []
-        for i, row in enumerate(rows):
+        for i, row in enumerate(rows.tolist()):
+            if row < 0:
+                reasons.append(NOT_SAMPLED)
+                details.append(f"outside the embed sample ({self._sample_fraction:.4g} of the records, by id hash)")
+                continue
             code = int(self.outcome[row])
             if code in (KEPT, NOT_SELECTED, DUPLICATE):
                 meta = dict(batch["meta"][i] or {})
@@ -352,7 +434,8 @@ class Cluster(RecordStage):
                 self._wanted_texts[row] = record_texts({k: [v[i]] for k, v in batch.items()}, self.config.fields)[0]
         if self._embedded_here and self.config.keep_embeddings:
             vectors = np.memmap(self._vector_file, np.float32, "r", shape=(self.n, self.dim))
-            batch[EMBEDDING_COLUMN] = np.array(vectors[start : start + n])
+            batch[EMBEDDING_COLUMN] = np.zeros((n, self.dim), np.float32)
+            batch[EMBEDDING_COLUMN][sampled] = vectors[start : self._position]
         elif not self.config.keep_embeddings:
             batch.pop(EMBEDDING_COLUMN, None)
         elif isinstance(batch.get(EMBEDDING_COLUMN), list):
@@ -373,7 +456,7 @@ class Cluster(RecordStage):
         return None
 
     def read_batches(self, inputs: list[Path | str]) -> Any:
-        self._position = 0
+        self._position = self._read = 0
         return super().read_batches(inputs)
 
     # -- the report ---------------------------------------------------------------------------
@@ -408,6 +491,11 @@ class Cluster(RecordStage):
         cfg = self.config
         settings = {
             "records clustered": f"{int(valid.sum()):,}",
+            **(
+                {"embed sample": f"{self.n:,} of {self._read:,} records ({self._wanted_sample})"}
+                if self._wanted_sample is not None
+                else {}
+            ),
             "k": f"{self.k}" + (" (auto: best silhouette)" if cfg.k == "auto" else ""),
             "fit on": f"{self._summary.get('fit_records', 0):,} records (fit_fraction {cfg.fit_fraction})",
             "dedup threshold": cfg.dedup_threshold if cfg.dedup_threshold is not None else "off",
@@ -430,4 +518,14 @@ class Cluster(RecordStage):
         )
 
     def summary(self) -> dict[str, Any]:
+        if self._wanted_sample is not None:
+            self._summary["embed_sample"] = {
+                "fraction": round(self._sample_fraction, 6),
+                "sampled": self.n,
+                "records": self._read,
+            }
+        if self._embedded_here and self._embedder is not None:
+            self._summary["embedded"] = self._embedder.embedded
+            self._summary["embed_seconds"] = round(self._embed_seconds, 3)
+            self._summary["embed_cache_hits"] = self._embedder.cache.hits if self._embedder.cache else 0
         return self._summary
