@@ -269,12 +269,9 @@ class RayEngine:
             on_rejects(rejects)
         if not files:
             return
-        ds = self._ray.data.read_parquet(
-            files,
-            columns=list(stage.read_columns) if stage.read_columns else None,
-            file_extensions=None,
-            filesystem=pafs.LocalFileSystem(),
-        )
+        ds = self._ray.data.read_parquet(files, file_extensions=None, filesystem=pafs.LocalFileSystem())
+        if stage.read_columns:
+            ds = ds.select_columns(list(stage.read_columns))
         if method:
             ds = ds.map_batches(
                 _StageCall,
