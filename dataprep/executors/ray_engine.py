@@ -48,6 +48,8 @@ log = logging.getLogger("dataprep")
 #: Schema metadata key telling a record table (core columns, meta as JSON) from a plain one.
 _KIND = b"dataprep-kind"
 _REJECT_SOURCE = "_reject_source"
+#: A stage's worker_counters since the batch before, as JSON in the batch's first row.
+_COUNTERS = "dataprep_counters"
 _REJECT_RECORD = "_reject_record"
 
 
@@ -94,10 +96,11 @@ class _StageCall:
     """A ``map_batches`` actor: builds the stage once, then calls one of its methods per batch."""
 
     def __init__(self, name: str, config: Any, seed: int, run_dir: str | None, method: str) -> None:
-        self.call = getattr(_worker_stage(name, config, seed, run_dir), method)
+        self.stage = _worker_stage(name, config, seed, run_dir)
+        self.call = getattr(self.stage, method)
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        return to_table(self.call(table_to_batch(table)))
+        return _with_counters(to_table(self.call(table_to_batch(table))), self.stage)
 
 
 class _SourceCall:
@@ -115,7 +118,7 @@ class _SourceCall:
                 is_reject = isinstance(item, Reject)
                 (rejects if is_reject else rows).append(item)  # type: ignore[arg-type]
                 order.append(not is_reject)
-        return _source_table(rows, rejects, order)
+        return _with_counters(_source_table(rows, rejects, order), self.stage)
 
 
 def _source_table(rows: list[dict[str, Any]], rejects: list[Reject], order: list[bool]) -> pa.Table:
@@ -139,6 +142,39 @@ def _source_table(rows: list[dict[str, Any]], rejects: list[Reject], order: list
     for name in (REJECT_COLUMN, REJECT_DETAIL_COLUMN, _REJECT_SOURCE, _REJECT_RECORD):
         table = table.append_column(name, pa.array([row.get(name) for row in merged], pa.string()))
     return table
+
+
+def _with_counters(table: pa.Table, stage: Stage) -> pa.Table:
+    """Move what ``stage`` counted since the last batch into ``table``'s first row.
+
+    Every batch of a counting stage gets the column (empty where nothing was counted), so all
+    blocks share one schema; a batch of no rows leaves the counts for the next one.
+    """
+    if not stage.worker_counters:
+        return table
+    counted: dict[str, Any] = {}
+    for name in stage.worker_counters if table.num_rows else ():
+        value = getattr(stage, name)
+        if value:
+            counted[name] = value
+            setattr(stage, name, type(value)())
+    cell = json.dumps(counted, ensure_ascii=False, default=str) if counted else None
+    cells = [cell] + [None] * (table.num_rows - 1) if table.num_rows else []
+    return table.append_column(_COUNTERS, pa.array(cells, pa.string()))
+
+
+def add_counters(table: pa.Table, stage: Stage) -> pa.Table:
+    """Add the workers' counts carried by ``table`` into ``stage``; the table without them."""
+    if _COUNTERS not in table.column_names:
+        return table
+    for cell in table.column(_COUNTERS).to_pylist():
+        for name, value in json.loads(cell).items() if cell else ():
+            current = getattr(stage, name)
+            if isinstance(current, dict):  # a Counter adds up; per-file figures are disjoint
+                current.update(value)
+            else:
+                setattr(stage, name, current + value)
+    return table.drop_columns([_COUNTERS])
 
 
 def _source_items(table: pa.Table) -> Iterator[dict[str, Any] | Reject]:
@@ -285,6 +321,7 @@ class RayEngine:
         del ds  # _drain holds the only reference, so it can free the dataset's actors
         for table in tables:
             if table.num_rows:
+                table = add_counters(table, stage)
                 yield from_table(table) if method else table_to_batch(table)
 
     def read_sources(self, stage: SourceStage, files: Sequence[Path]) -> Iterator[dict[str, Any] | Reject]:
@@ -303,7 +340,7 @@ class RayEngine:
         tables = _drain(ds, "pyarrow")
         del ds
         for table in tables:
-            yield from _source_items(table)
+            yield from _source_items(add_counters(table, stage))
 
     def map_blocks(self, fn: Callable[..., Any], array: np.ndarray, block: int, **kwargs: Any) -> list[Any]:
         if not len(array):

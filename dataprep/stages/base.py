@@ -178,6 +178,10 @@ class Stage:
     is_source: ClassVar[bool] = False
     #: True for stages whose output is a folder of their own layout.
     folder_output: ClassVar[bool] = False
+    #: Attributes (Counters, dicts of per-file figures, ints) that the stage counts into as it
+    #: reads or processes, for :meth:`summary`. On an engine's workers they travel back with
+    #: each batch and are added up in the driver's stage.
+    worker_counters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: StageConfig, ctx: StageContext | None = None) -> None:
         self.config = config

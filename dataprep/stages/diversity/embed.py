@@ -143,9 +143,13 @@ class Embed(RecordStage):
     config: EmbedConfig
     batch_size = 1024
 
+    worker_counters = ("embedded", "cache_hits")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._embedder: Embedder | None = None
+        self.embedded = 0
+        self.cache_hits = 0
 
     @property
     def embedder(self) -> Embedder:
@@ -154,7 +158,12 @@ class Embed(RecordStage):
         return self._embedder
 
     def process(self, batch: Batch) -> Batch:
-        return embed_batch(self.embedder, batch, np.dtype(self.config.precision))
+        embedder = self.embedder
+        embedded, hits = embedder.embedded, embedder.cache.hits if embedder.cache else 0
+        batch = embed_batch(embedder, batch, np.dtype(self.config.precision))
+        self.embedded += embedder.embedded - embedded
+        self.cache_hits += (embedder.cache.hits if embedder.cache else 0) - hits
+        return batch
 
     def execute(self, inputs: list[Path | str], output: Any, stats: Any) -> None:
         try:
@@ -164,15 +173,16 @@ class Embed(RecordStage):
                 self._embedder.close()
 
     def summary(self) -> dict[str, Any]:
-        if self._embedder is None:
-            return {}
+        counts = {"embedded": self.embedded, "cache_hits": self.cache_hits}
+        if self._embedder is None:  # the model ran in an engine's workers (or never)
+            return {"model": self.config.model, **counts} if self.embedded or self.cache_hits else {}
         encoder, cache = self._embedder.encoder, self._embedder.cache
         return {
             "model": self.config.model,
             "backend": encoder.backend,
             "device": encoder.device,
             "dim": encoder.dim,
-            "embedded": self._embedder.embedded,
+            "embedded": self.embedded,
             "cache": str(self._embedder.cache_path) if cache else None,
-            "cache_hits": cache.hits if cache else 0,
+            "cache_hits": self.cache_hits,
         }

@@ -91,6 +91,8 @@ class ExtractCsv(SourceStage):
     input_suffixes = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
     config: ExtractCsvConfig
 
+    worker_counters = ("files",)
+
     def __init__(self, config: ExtractCsvConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
         self.files: dict[str, dict[str, Any]] = {}

@@ -167,6 +167,8 @@ class ExtractHtml(SourceStage):
     input_suffixes = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
     config: ExtractHtmlConfig
 
+    worker_counters = ("encodings", "extractors", "empty_turns")
+
     def __init__(self, config: ExtractHtmlConfig, ctx: StageContext | None = None) -> None:
         super().__init__(config, ctx)
         self.main_options = MainOptions(

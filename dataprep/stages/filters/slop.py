@@ -388,6 +388,8 @@ class FilterSlop(RecordStage):
     def referenced_files(cls, config: FilterSlopConfig) -> list[Path]:  # type: ignore[override]
         return [Path(_pair(entry, "phrase_lists")[1]) for entry in config.phrase_lists]
 
+    worker_counters = ("hits", "category_hits", "outcomes")
+
     def __init__(self, config: FilterSlopConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
         self.matcher = build_matcher(config)

@@ -147,6 +147,8 @@ class ExtractSql(SourceStage):
     input_suffixes = (".sql", ".sql.gz")
     config: ExtractSqlConfig
 
+    worker_counters = ("files",)
+
     def __init__(self, config: ExtractSqlConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
         self.files: dict[str, dict[str, Any]] = {}
