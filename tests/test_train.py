@@ -207,6 +207,29 @@ def test_model_is_really_4bit(tiny, tmp_path):
     assert quant.quant_type == "nf4"
 
 
+def test_evaluating_leaves_training_gradients_alone(tiny, tmp_path):
+    """bitsandbytes repacks 4-bit weights for its CPU inference kernel at the first eval; we keep it from doing so."""
+    from train.model import load_model
+
+    model = load_model(config_for(tiny, tmp_path))
+    ids = torch.tensor([[1, 5, 6, 7, 8, 9, 85, 86]])
+
+    def input_gradient():
+        model.train()
+        embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+        model(inputs_embeds=embeds, labels=ids).loss.backward()
+        model.zero_grad()
+        return embeds.grad
+
+    before = input_gradient()
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    after = input_gradient()
+    assert before is not None and after is not None
+    assert torch.allclose(before, after)
+
+
 def test_resume_refuses_a_different_config(tiny, tmp_path):
     from train.trainer import train
 

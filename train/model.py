@@ -30,6 +30,24 @@ def compute_dtype(config: TrainConfig) -> torch.dtype:
     return torch.float32
 
 
+def keep_cpu_weights_trainable(model: Any) -> None:
+    """Keep bitsandbytes from repacking 4-bit weights for its CPU inference kernel.
+
+    On a CPU with AVX-512 BF16, bitsandbytes (0.50) rewrites a 4-bit layer's weights into an
+    inference-only layout the first time the layer runs in eval mode without gradients, that is,
+    at the first evaluation. Training then goes on over that layout, through which no gradient flows
+    back to the layer's input (checked on a 128x128 layer: the input's grad stays None), so every
+    step after the first evaluation would train on wrong gradients; and the repacking fails outright
+    on layers whose sizes are not multiples of 64 (the tiny test models). Switching it off keeps the
+    one NF4 layout for training and evaluation alike.
+    """
+    from bitsandbytes.nn import Linear4bit
+
+    for module in model.modules():
+        if isinstance(module, Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
 def quantization_config(config: TrainConfig, dtype: torch.dtype) -> Any:
     if config.quantization == "none":
         return None
@@ -76,6 +94,8 @@ def load_model(config: TrainConfig) -> Any:
             f"and not reachable on the hub from here ({str(exc).splitlines()[0]})"
         ) from exc
     model.config.use_cache = False
+    if quant is not None and not torch.cuda.is_available():
+        keep_cpu_weights_trainable(model)
     if quant is not None:
         model = prepare_model_for_kbit_training(
             model,
