@@ -53,6 +53,7 @@ stages:
     near: true
     ngram: 3
   - stage: embed
+    cache_dir: {cache}
   - stage: cluster
     k: 4
     dedup_threshold: 0.95
@@ -105,7 +106,9 @@ def _run(tmp_path: Path, executor: str) -> Path:
         )
     out = tmp_path / executor
     spec = tmp_path / f"{executor}.yml"
-    spec.write_text(textwrap.dedent(PIPELINE).format(out=out, executor=executor, repo=REPO, extra=extra))
+    # A cache folder each, so both executors embed every text rather than one reading the other's vectors.
+    cache = tmp_path / f"cache-{executor}"
+    spec.write_text(textwrap.dedent(PIPELINE).format(out=out, executor=executor, repo=REPO, extra=extra, cache=cache))
     run_pipeline(load_pipeline(spec), quiet=True)
     return out
 
