@@ -149,3 +149,19 @@ def test_vectors_are_stored_as_fixed_size_lists(tmp_path):
     kind = table.schema.field("embedding").type
     assert (kind.list_size, str(kind.value_type)) == (2, "halffloat")
     assert table.column("embedding").to_pylist()[1] == [1.5, 2.0]
+
+
+def test_atomic_writes_are_readable_by_others(tmp_path):
+    """mkstemp and mkdtemp make owner-only files; what a run writes gets the modes open() and mkdir() give."""
+    import os
+    import stat
+
+    from dataprep.io.atomic import atomic_write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    atomic_write_text(tmp_path / "stats.json", "{}\n")
+    with atomic_dir(tmp_path / "stage") as tmp:
+        (tmp / "part-0.parquet").write_bytes(b"x")
+    assert stat.S_IMODE((tmp_path / "stats.json").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "stage").stat().st_mode) == 0o777 & ~mask
