@@ -117,6 +117,7 @@ def test_local_and_ray_give_the_same_records(tmp_path, ray_cluster):
     local = _run(tmp_path, "local")
     distributed = _run(tmp_path, "ray")
     assert ray.is_initialized()  # the engine joined the test's cluster and left it running for the test
+    assert not list(distributed.glob(".*.tmp"))  # the JSONL conversion's scratch folder went with its stage
     folders = sorted(p.name for p in local.iterdir() if p.is_dir())
     assert folders == sorted(p.name for p in distributed.iterdir() if p.is_dir())
     for name in folders:

@@ -35,6 +35,7 @@ import pyarrow.fs as pafs
 
 from dataprep.errors import ConfigError
 from dataprep.executors import OnRejects
+from dataprep.io.atomic import temp_sibling
 from dataprep.io.readers import Reject, record_files
 from dataprep.io.schema import batch_to_table, extra_column, table_to_batch
 from dataprep.io.writers import ParquetShardWriter
@@ -285,7 +286,10 @@ class RayEngine:
             if path.name.endswith(".parquet"):
                 files.append(str(path))
                 continue
-            folder = tempfile.mkdtemp(prefix="dataprep-ray-input-")
+            # In the run folder, which every node reads (a driver's /tmp is not on the workers);
+            # a run killed before end_stage leaves it to the runner's clean-up of temporary folders.
+            scratch = stage.ctx.run_dir or Path(tempfile.gettempdir())
+            folder = str(temp_sibling(Path(scratch) / "ray-input"))
             self._scratch.append(folder)
             writer = ParquetShardWriter(Path(folder))
             for read in stage.read_batches([path]):
