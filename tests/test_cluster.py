@@ -74,6 +74,46 @@ def test_negative_tol_runs_every_iteration(engine):
     assert LAST_FIT["iterations"] == 40
 
 
+def _lloyd_reference(x, start, iterations):
+    """Plain Lloyd iterations in float64 numpy: every point to its nearest centroid, then the means."""
+    centroids = start.astype(np.float64)
+    for _ in range(iterations):
+        distances = (x**2).sum(1)[:, None] - 2 * x @ centroids.T + (centroids**2).sum(1)[None, :]
+        labels = distances.argmin(1)
+        centroids = np.stack([x[labels == j].mean(0) for j in range(len(centroids))])
+    return centroids
+
+
+def test_lloyd_matches_plain_iterations():
+    """Moving only the points that changed cluster gives the means a full pass gives."""
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(6, 16))
+    x = (centres[rng.integers(0, 6, 3000)] + rng.normal(scale=0.8, size=(3000, 16))).astype(np.float32)
+    start = x[:6].copy()
+    ours = fit_kmeans(x, 6, init=start, max_iter=12, tol=-1)
+    np.testing.assert_allclose(ours, _lloyd_reference(x.astype(np.float64), start, 12), atol=1e-5)
+
+
+def test_bfloat16_screening_gives_the_float32_labels():
+    """Near-ties (points almost halfway between two centroids) are scored again in float32."""
+    import torch
+
+    from dataprep.stages.diversity.kmeans import _augment, _augment_centroids, _nearest_augmented, _nearest_screened
+
+    rng = np.random.default_rng(5)
+    centroids = rng.normal(size=(40, 64)).astype(np.float32)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    points = rng.normal(size=(3000, 64)).astype(np.float32)
+    a, b = rng.integers(0, 40, 2000), rng.integers(0, 40, 2000)
+    mix = 0.5 + rng.normal(scale=1e-4, size=(2000, 1)).astype(np.float32)
+    points[:2000] = mix * centroids[a] + (1 - mix) * centroids[b]  # on or next to a bisector
+    x_aug = _augment(torch.from_numpy(points))
+    c_aug = _augment_centroids(torch.from_numpy(centroids))
+    x_norm = torch.linalg.vector_norm(x_aug[:, :-1], dim=1)
+    screened = _nearest_screened(x_aug, x_aug.to(torch.bfloat16), x_norm, c_aug, c_aug.to(torch.bfloat16))
+    assert torch.equal(screened, _nearest_augmented(x_aug, c_aug)[0])
+
+
 def test_nmi_no_worse_than_sklearn():
     topics, _, vectors, n = fixture_vectors()
     x = vectors[:n]
