@@ -112,6 +112,10 @@ def _bf16_screen(x_aug: torch.Tensor, k: int) -> Screen | None:
     """
     if x_aug.device.type != "cpu" or len(x_aug) * k < SMALL or not _cpu_has_bf16():
         return None
+    return _screen_of(x_aug)
+
+
+def _screen_of(x_aug: torch.Tensor) -> Screen:
     return x_aug.to(torch.bfloat16), torch.linalg.vector_norm(x_aug[:, :-1], dim=1)
 
 
