@@ -343,7 +343,8 @@ class Split(RecordStage):
             lowest = self.groups[members[0]].split
             side = max(sizes, key=lambda name: (sizes[name], name == lowest))
             if len(examples) < _LEAK_EXAMPLES:
-                examples.append({"groups": members[:10], "records": dict(sorted(sizes.items())), "moved_to": side})
+                target = "moved_to" if self.config.leakage == "move" else "would_move_to"
+                examples.append({"groups": members[:10], "records": dict(sorted(sizes.items())), target: side})
             if self.config.leakage == "move":
                 for key in members:
                     group = self.groups[key]
