@@ -10,7 +10,7 @@ from helpers import read_records, read_rejects, read_stats, tree_bytes
 from dataprep.cli.main import main
 from dataprep.errors import InputError
 from dataprep.stages.decontaminate.decontaminate import Decontaminate, DecontaminateConfig
-from dataprep.stages.decontaminate.index import ngram_words
+from dataprep.stages.decontaminate.index import batch_words, ngram_words
 
 QUESTION = "Which planet in our solar system has the longest day, longer even than its own year?"
 ANSWER = "Venus rotates so slowly that one day there lasts about 243 Earth days."
@@ -40,6 +40,10 @@ def run(tmp_path, against, name="out", **options):
 
 def test_normalisation_follows_datatrove():
     assert ngram_words("Don't stop: Café 1999, 2 500!") == ["dont", "stop", "cafe", "0", "0", "0"]
+    texts = ["Plain ASCII, 10,000 words.", "", "Ünïcode naïve Straße 12", "a\x01b", "   ", "it’s O'Neil"]
+    flat, counts = batch_words(texts)
+    assert counts.tolist() == [len(ngram_words(t)) for t in texts]
+    assert flat.tolist() == [w for t in texts for w in ngram_words(t)]
 
 
 def test_drops_records_sharing_a_13_gram_naming_eval_file_and_item(tmp_path):

@@ -20,9 +20,9 @@ from pydantic import Field, field_validator, model_validator
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.content import record_problem
-from dataprep.stages.decontaminate.index import EvalIndex, ngram_words
+from dataprep.stages.decontaminate.index import EvalIndex, batch_words
 from dataprep.stages.dedup.dedup import content_text
-from dataprep.stages.dedup.minhash import ngram_hashes, token_hashes
+from dataprep.stages.dedup.minhash import flat_token_hashes, ngram_hashes
 
 
 class DecontaminateConfig(StageConfig):
@@ -93,9 +93,9 @@ class Decontaminate(RecordStage):
             cfg.against, ngram=cfg.ngram, min_words=cfg.min_words, fields=cfg.eval_fields, id_field=cfg.eval_id
         )
 
-    def matches(self, texts: list[str]) -> tuple[list[list[str]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per text: its normalised words, the index entry of its first eval n-gram (-1 for none), where that
-        n-gram starts, how many words it has, and the mask of every eval set the text shares an n-gram with."""
+    def matches(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """Per text: the index entry of its first eval n-gram (-1 for none), the mask of every eval set
+        the text shares an n-gram with, and that first n-gram's normalised words (None for none)."""
         assert self.index is not None, "fit() builds the index first"
         n = len(texts)
         first = np.full(n, -1, dtype=np.int64)
@@ -103,9 +103,9 @@ class Decontaminate(RecordStage):
         size = np.zeros(n, dtype=np.int64)
         masks = np.zeros(n, dtype=np.uint64)
         if not len(self.index):
-            return [], first, start, size, masks
-        tokens = [ngram_words(text) for text in texts]
-        token_hash, lengths = token_hashes(tokens)
+            return first, masks, [None] * n
+        tokens, lengths = batch_words(texts)
+        token_hash = flat_token_hashes(tokens)
         for window in self.index.lengths:
             hashes, owners = ngram_hashes(token_hash, lengths, window, short=False)
             found = self.index.lookup(hashes)
@@ -121,7 +121,11 @@ class Decontaminate(RecordStage):
             earlier = (first[records] < 0) | (offset[at] < start[records])
             records, at = records[earlier], at[earlier]
             first[records], start[records], size[records] = found[hit][at], offset[at], window
-        return tokens, first, start, size, masks
+        offsets = np.cumsum(lengths) - lengths + start
+        shown: list[str | None] = [None] * n
+        for i in np.flatnonzero(first >= 0).tolist():
+            shown[i] = " ".join(tokens[offsets[i] : offsets[i] + size[i]])
+        return first, masks, shown
 
     def process(self, batch: Batch) -> Batch:
         n = batch_len(batch)
@@ -129,7 +133,7 @@ class Decontaminate(RecordStage):
         details: list[str | None] = [None] * n
         problems = [record_problem(batch, i) for i in range(n)]
         texts = [content_text(batch, i) if problems[i] is None else "" for i in range(n)]
-        tokens, first, start, size, masks = self.matches(texts)
+        first, masks, shown = self.matches(texts)
         for i in range(n):
             if problems[i]:
                 reasons[i], details[i] = problems[i], "the record has no content to compare"
@@ -140,11 +144,11 @@ class Decontaminate(RecordStage):
             eval_name, item = self.index.describe(int(first[i]))
             sets = self.index.set_names(int(masks[i]))
             self.hits.update(sets)
-            ngram = " ".join(tokens[i][int(start[i]) : int(start[i] + size[i])])
+            ngram = shown[i] or ""
             if self.config.action == "drop":
                 reasons[i] = "contaminated"
                 also = [s for s in sets if s != eval_name]
-                details[i] = f"shares the {size[i]}-gram {ngram!r} with {item} of {eval_name}" + (
+                details[i] = f"shares the {len(ngram.split())}-gram {ngram!r} with {item} of {eval_name}" + (
                     f" (and n-grams with {', '.join(also)})" if also else ""
                 )
             else:

@@ -111,10 +111,15 @@ def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int 
 def token_hashes(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     """A 64-bit hash of every word of every record, flat, and the number of words per record."""
     lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
-    # pandas' hash table numbers the distinct words in C; each is then hashed once.
     flat = np.fromiter(itertools.chain.from_iterable(tokens), dtype=object, count=lengths.sum())
+    return flat_token_hashes(flat), lengths
+
+
+def flat_token_hashes(flat: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each word of a flat object array of words."""
+    # pandas' hash table numbers the distinct words in C; each is then hashed once.
     codes, vocab = pd.factorize(flat)
-    return np.fromiter((_hash64(w) for w in vocab), dtype=np.uint64, count=len(vocab))[codes], lengths
+    return np.fromiter((_hash64(w) for w in vocab), dtype=np.uint64, count=len(vocab))[codes]
 
 
 def ngram_hashes(
@@ -134,16 +139,25 @@ def ngram_hashes(
     position = np.arange(total)
     # A window starts where n words fit before the record ends.
     valid = position + n <= ends
-    if short:
-        starts = ends - np.repeat(lengths, lengths)
-        valid |= (position == starts) & (lengths[owner] < n)
     weights = np.random.default_rng(n).integers(1, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    # Every position's window over the flat words, on contiguous slices; those that run past
+    # their record's end are dropped (or, for a short record, recomputed on its own words).
+    padded = np.concatenate([token_hash, np.zeros(n, dtype=np.uint64)])
     combined = np.zeros(total, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(n):
-            index = position + j
-            inside = index < ends
-            combined[inside] += token_hash[index[inside]] * weights[j]
+            combined += padded[j : j + total] * weights[j]
+    if short:
+        starts = ends - np.repeat(lengths, lengths)
+        alone = np.flatnonzero((position == starts) & (lengths[owner] < n))
+        if len(alone):
+            valid[alone] = True
+            combined[alone] = 0
+            with np.errstate(over="ignore"):
+                for j in range(n - 1):
+                    index = alone + j
+                    inside = index < ends[alone]
+                    combined[alone[inside]] += token_hash[index[inside]] * weights[j]
     return combined[valid], owner[valid]
 
 
