@@ -188,11 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2.")
     parser.add_argument("--micro-batch-size", type=int, default=4)
     args = parser.parse_args(argv)
-    model = AutoModelForCausalLM.from_pretrained(
-        args.model, dtype=torch.float32, attn_implementation=args.attn_implementation
-    )
+    from train.data import DataError
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            args.model, dtype=torch.float32, attn_implementation=args.attn_implementation
+        )
+        dataset = load_split(Path(args.data), "--data")
+    except (OSError, ValueError, DataError) as exc:
+        print(f"error: {str(exc).splitlines()[0]}")
+        return 2
     model.config.use_cache = False  # as the trainer loads it (train.model.load_model)
-    dataset = load_split(Path(args.data), "--data")
     collator = make_collator(args.padding_free)
     if not packing_in_use(dataset, collator):
         print(f"{args.data} is not packed; add --padding-free to check padding-free batches")
