@@ -88,31 +88,39 @@ class Decontaminate(RecordStage):
         return [Path(spec) for spec in config.against]  # type: ignore[attr-defined]
 
     def fit(self, inputs: list[Path | str]) -> None:
-        cfg = self.config
-        self.index = EvalIndex(
-            cfg.against, ngram=cfg.ngram, min_words=cfg.min_words, fields=cfg.eval_fields, id_field=cfg.eval_id
-        )
+        """Index the eval sets before the first batch, so a bad eval file stops the stage at once."""
+        self.eval_index()
+
+    def eval_index(self) -> EvalIndex:
+        """The eval sets' index, built on first use: on the driver by :meth:`fit`, and once per
+        worker process on an engine that builds the stage anew there (Ray)."""
+        if self.index is None:
+            cfg = self.config
+            self.index = EvalIndex(
+                cfg.against, ngram=cfg.ngram, min_words=cfg.min_words, fields=cfg.eval_fields, id_field=cfg.eval_id
+            )
+        return self.index
 
     def matches(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         """Per text: the index entry of its first eval n-gram (-1 for none), the mask of every eval set
         the text shares an n-gram with, and that first n-gram's normalised words (None for none)."""
-        assert self.index is not None, "fit() builds the index first"
+        index = self.eval_index()
         n = len(texts)
         first = np.full(n, -1, dtype=np.int64)
         start = np.zeros(n, dtype=np.int64)
         size = np.zeros(n, dtype=np.int64)
         masks = np.zeros(n, dtype=np.uint64)
-        if not len(self.index):
+        if not len(index):
             return first, masks, [None] * n
         tokens, lengths = batch_words(texts)
         token_hash = flat_token_hashes(tokens)
-        for window in self.index.lengths:
+        for window in index.lengths:
             hashes, owners = ngram_hashes(token_hash, lengths, window, short=False)
-            found = self.index.lookup(hashes)
+            found = index.lookup(hashes)
             hit = np.flatnonzero(found >= 0)
             if not len(hit):
                 continue
-            np.bitwise_or.at(masks, owners[hit], self.index.masks[found[hit]])
+            np.bitwise_or.at(masks, owners[hit], index.masks[found[hit]])
             # Windows of record r are numbered from its first; a window's start is its number within r.
             windows = np.maximum(lengths - window + 1, 0)
             offset = (hit - (np.cumsum(windows) - windows)[owners[hit]]).astype(np.int64)
@@ -134,15 +142,15 @@ class Decontaminate(RecordStage):
         problems = [record_problem(batch, i) for i in range(n)]
         texts = [content_text(batch, i) if problems[i] is None else "" for i in range(n)]
         first, masks, shown = self.matches(texts)
+        index = self.eval_index()
         for i in range(n):
             if problems[i]:
                 reasons[i], details[i] = problems[i], "the record has no content to compare"
                 continue
             if first[i] < 0:
                 continue
-            assert self.index is not None
-            eval_name, item = self.index.describe(int(first[i]))
-            sets = self.index.set_names(int(masks[i]))
+            eval_name, item = index.describe(int(first[i]))
+            sets = index.set_names(int(masks[i]))
             self.hits.update(sets)
             ngram = shown[i] or ""
             if self.config.action == "drop":
