@@ -134,3 +134,31 @@ def test_cli(tmp_path):
     assert result.exit_code == 0, result.output
     assert "dropped: contaminated=1" in result.output
     assert len(out.read_text().splitlines()) == 3
+
+
+def test_in_a_pipeline_an_edited_eval_file_reruns_the_stage(tmp_path):
+    import textwrap
+
+    from dataprep.pipeline.config import load_pipeline
+    from dataprep.pipeline.runner import run_pipeline
+
+    evals = write_jsonl(tmp_path / "bench.jsonl", [{"question": "nothing shared here at all"}])
+    spec = tmp_path / "p.yml"
+    spec.write_text(
+        textwrap.dedent(f"""\
+        name: decont
+        output_dir: {tmp_path / "run"}
+        stages:
+          - stage: normalize
+            inputs: [{corpus(tmp_path)}]
+          - stage: decontaminate
+            against: [{evals}]
+        """),
+        encoding="utf-8",
+    )
+    assert [r.status for r in run_pipeline(load_pipeline(spec), quiet=True)] == ["ran", "ran"]
+    assert [r.status for r in run_pipeline(load_pipeline(spec), quiet=True)] == ["skipped", "skipped"]
+    write_jsonl(evals, [{"question": QUESTION}])
+    results = run_pipeline(load_pipeline(spec), quiet=True)
+    assert [r.status for r in results] == ["skipped", "ran"]
+    assert read_stats(tmp_path / "run" / "02-decontaminate")["dropped"] == {"contaminated": 1}

@@ -230,3 +230,18 @@ def test_near_duplicates_across_sides_are_moved_to_one_side(tmp_path):
     shuffled = write_jsonl(tmp_path / "shuffled.jsonl", rows[::-1])
     split([shuffled], tmp_path / "again", ratio=[0.6, 0.4])
     assert assignment(tmp_path / "again") == after
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_leak_fixes_keep_every_split_non_empty_and_groups_whole(tmp_path, seed):
+    rows = leaky_records(pairs=2, singles=1, seed=seed)  # a, a-copy, b, b-copy, c
+    rows.append({**rows[0], "id": "r0-third"})
+    for row in rows:
+        row["meta"] = {"group": row["id"].removesuffix("-copy")}
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    split([src], tmp_path / "s", seed=seed, val_size=1, method="random", group_by="meta.group")
+    sides = assignment(tmp_path / "s")
+    assert set(sides.values()) == {"train", "val"}
+    for i in range(2):
+        assert sides[f"r{i}"] == sides[f"r{i}-copy"]
+    assert sides["r0"] == sides["r0-third"]
