@@ -184,3 +184,64 @@ def test_cli_and_pipeline_yaml_list(tmp_path, cli):
     result = cli("split", src, "-o", tmp_path / "s", "--ratio", "0.8,0.2", "-q")
     assert result.exit_code == 0, result.output
     assert SplitConfig.model_validate({"ratio": [0.8, 0.2]}).ratio == [0.8, 0.2]
+
+
+def leaky_records(pairs=30, singles=60, seed=0):
+    """Distinct answers plus near-copies (one word changed) of the first ``pairs``, with fixed ids."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(pairs + singles):
+        words = [f"w{rng.randrange(5000)}" for _ in range(60)]
+        rows.append({"id": f"r{i}", "input": "Summarise.", "output": " ".join(words)})
+        if i < pairs:
+            words[-1] = "changed"
+            rows.append({"id": f"r{i}-copy", "input": "Summarise.", "output": " ".join(words)})
+    return rows
+
+
+def test_near_duplicates_across_sides_are_moved_to_one_side(tmp_path):
+    rows = leaky_records()
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    split([src], tmp_path / "off", ratio=[0.6, 0.4], leakage="off")
+    before = assignment(tmp_path / "off")
+    straddling = [i for i in range(30) if before[f"r{i}"] != before[f"r{i}-copy"]]
+    assert straddling  # with 40% validation, several pairs land apart
+
+    split([src], tmp_path / "report", ratio=[0.6, 0.4], leakage="report")
+    assert assignment(tmp_path / "report") == before
+    report = read_stats(tmp_path / "report")["extra"]
+    assert report["leak-moved"] == 0
+    assert report["leakage"]["clusters_across_sides"] == len(straddling)
+    assert report["leakage"]["records_in_them"] == 2 * len(straddling)
+
+    split([src], tmp_path / "move", ratio=[0.6, 0.4])
+    after = assignment(tmp_path / "move")
+    assert all(after[f"r{i}"] == after[f"r{i}-copy"] for i in range(30))
+    moved = [rid for rid in after if after[rid] != before[rid]]
+    assert len(moved) == len(straddling)  # one record of each straddling pair
+    stats = read_stats(tmp_path / "move")["extra"]
+    assert stats["leak-moved"] == len(moved)
+    assert stats["leakage"]["clusters_across_sides"] == len(straddling)
+    assert set(moved) <= {f"r{i}{copy}" for i in straddling for copy in ("", "-copy")}
+
+    # Deterministic, whatever the input order.
+    shuffled = write_jsonl(tmp_path / "shuffled.jsonl", rows[::-1])
+    split([shuffled], tmp_path / "again", ratio=[0.6, 0.4])
+    assert assignment(tmp_path / "again") == after
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_leak_fixes_keep_every_split_non_empty_and_groups_whole(tmp_path, seed):
+    rows = leaky_records(pairs=2, singles=1, seed=seed)  # a, a-copy, b, b-copy, c
+    rows.append({**rows[0], "id": "r0-third"})
+    for row in rows:
+        row["meta"] = {"group": row["id"].removesuffix("-copy")}
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    split([src], tmp_path / "s", seed=seed, val_size=1, method="random", group_by="meta.group")
+    sides = assignment(tmp_path / "s")
+    assert set(sides.values()) == {"train", "val"}
+    for i in range(2):
+        assert sides[f"r{i}"] == sides[f"r{i}-copy"]
+    assert sides["r0"] == sides["r0-third"]

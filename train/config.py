@@ -72,6 +72,17 @@ class TrainConfig(BaseModel):
     micro_batch_size: int = Field(1, description="Sequences per device per forward pass.")
     gradient_accumulation_steps: int = Field(4, description="Micro batches per optimizer step.")
     gradient_checkpointing: bool = Field(True, description="Recompute activations in backward to save memory.")
+    padding_free: bool = Field(
+        False,
+        description="Lay each micro batch end to end in one row without padding (transformers' "
+        "DataCollatorWithFlattening: position_ids and cumulative sequence lengths mark the examples). "
+        "Training with it, or on a folder tokenized with --packing, first checks that packed examples stay apart.",
+    )
+    attn_implementation: str | None = Field(
+        None,
+        description="Attention implementation to load the model with: sdpa, eager, flash_attention_2, ... "
+        "Default: transformers' choice for the model.",
+    )
 
     # --- evaluation, checkpoints, logging ----------------------------------------------------
     eval_steps: int = Field(50, description="Evaluate on val_data every N optimizer steps (and at the end).")

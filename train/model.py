@@ -86,7 +86,11 @@ def load_model(config: TrainConfig) -> Any:
         device_map = {"": torch.cuda.current_device()} if torch.cuda.is_available() else "cpu"
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            config.model, quantization_config=quant, dtype=dtype, device_map=device_map
+            config.model,
+            quantization_config=quant,
+            dtype=dtype,
+            device_map=device_map,
+            attn_implementation=config.attn_implementation,
         )
     except OSError as exc:
         raise TrainConfigError(

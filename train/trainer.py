@@ -21,8 +21,9 @@ import torch
 
 from train.config import TrainConfig, TrainConfigError
 from train.curves import curves_from_history, diagnose, plot_curves
-from train.data import Collator, load_split, supervised_tokens
+from train.data import load_split, make_collator, supervised_tokens
 from train.model import compute_dtype, load_model
+from train.preflight import preflight
 
 log = logging.getLogger("dataprep.train")
 SNAPSHOT = "train_config.json"
@@ -137,12 +138,14 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     set_seed(config.seed)
     model = load_model(config)
     args = training_arguments(config, val_set is not None)
+    collator = make_collator(config.padding_free)
+    preflight(model, train_set, collator, config)  # refuses packed training where examples would leak
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=val_set,
-        data_collator=Collator(),
+        data_collator=collator,
         callbacks=callbacks,
     )
     if resume_from is not None:

@@ -11,6 +11,11 @@ data is added.
 The output folder holds the files trainers expect, ``train.jsonl`` and ``val.jsonl``
 (and ``test.jsonl``), plus Parquet shards per split (``train/``, ``val/``, ``test/``)
 for the next stage. Use :func:`split_files` to read such a folder by its splits.
+
+Leakage: a validation record with a near-copy in train makes the validation curve lie. So
+``split`` looks for near-duplicates (MinHash LSH with the ``dedup`` stage's code and defaults)
+that land on different sides and, by default, moves each such cluster to the side that holds
+most of it (ties: the side of its lowest-ranked group); ``leakage: report`` only counts them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.errors import InputError
@@ -31,9 +37,18 @@ from dataprep.io.writers import JsonlWriter, ParquetShardWriter
 from dataprep.records import Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats
+from dataprep.stages.content import record_problem
+from dataprep.stages.dedup.dedup import DedupConfig, content_text
+from dataprep.stages.dedup.minhash import band_keys, duplicate_groups, exact_keys, lsh_params, minhash_signatures
 
 SPLITS = ("train", "val", "test")
 _SCALE = float(1 << 64)
+#: Examples of leaked clusters kept in stats.json.
+_LEAK_EXAMPLES = 5
+
+
+def _dedup_default(name: str) -> Any:
+    return DedupConfig.model_fields[name].default
 
 
 class SplitConfig(StageConfig):
@@ -58,6 +73,21 @@ class SplitConfig(StageConfig):
     )
     stratify: str | None = Field(
         None, description="Field whose mix validation keeps, e.g. meta.cluster: every value gets its share."
+    )
+    leakage: Literal["move", "report", "off"] = Field(
+        "move",
+        description="Near-duplicates that land on different sides: move each cluster to one side (counted as "
+        "leak-moved in stats), only report them, or skip the check.",
+    )
+    leakage_threshold: float = Field(
+        _dedup_default("threshold"),
+        gt=0,
+        le=1,
+        description="Near-duplicate for the leakage check when the estimated Jaccard similarity is at least this "
+        "(the dedup stage's default).",
+    )
+    leakage_ngram: int = Field(
+        _dedup_default("ngram"), ge=1, description="Word n-gram size of the leakage check (the dedup stage's default)."
     )
 
     @field_validator("ratio", mode="before")
@@ -201,6 +231,9 @@ class Split(RecordStage):
         self.groups: dict[str, _Group] = {}
         self.forced: Counter = Counter()
         self.strata: dict[str, Counter] = {}
+        #: Group keys linked by near-duplicates, for each key in such a cluster (the cluster moves as one).
+        self.linked: dict[str, list[str]] = {}
+        self.leaks: dict[str, Any] = {}
 
     def _group_key(self, batch: Batch, i: int) -> str:
         if self.config.group_by:
@@ -217,15 +250,33 @@ class Split(RecordStage):
         """Per batch (a pure function, so it can run on workers): each record's group key and stratum."""
         stratify = self.config.stratify
         n = batch_len(batch)
-        return {
+        out: Batch = {
             "key": [self._group_key(batch, i) for i in range(n)],
             "stratum": [_label(field_value(batch, stratify, i)) if stratify else "" for i in range(n)],
         }
+        if self.config.leakage != "off":
+            # The dedup stage's comparison: prompt and response, exact keys and MinHash LSH bands.
+            ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
+            texts = [content_text(batch, i) if ok[i] else "" for i in range(n)]
+            cfg = self.config
+            bands, rows = lsh_params(cfg.leakage_threshold, _dedup_default("num_perm"))
+            signatures = minhash_signatures(
+                texts, num_perm=_dedup_default("num_perm"), ngram=cfg.leakage_ngram, seed=self.ctx.seed
+            )
+            out.update(exact=exact_keys(texts), eligible=ok, bands=band_keys(signatures, bands, rows))
+        return out
 
     def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
         """Count every group (and its strata) once; assign each group a split."""
         stratify = self.config.stratify
+        keys: list[str] = []
+        exact_parts, eligible, bands = [], [], []
         for part in prepared:
+            if self.config.leakage != "off":
+                keys.extend(part["key"])
+                exact_parts.append(np.asarray(part["exact"], dtype=np.uint64))
+                eligible.append(np.asarray(part["eligible"], dtype=bool))
+                bands.append(np.asarray(part["bands"], dtype=np.uint64))
             for key, stratum in zip(part["key"], part["stratum"]):
                 group = self.groups.get(key)
                 if group is None:
@@ -245,7 +296,67 @@ class Split(RecordStage):
             self._assign_quotas(shares)
         else:
             self._assign_by_threshold(shares)
+        if keys:
+            labels = duplicate_groups(np.concatenate(exact_parts), np.concatenate(eligible), np.concatenate(bands))
+            self._fix_leaks(keys, labels)
         self._guarantee(wanted)
+
+    def _fix_leaks(self, keys: list[str], labels: np.ndarray) -> None:
+        """Near-duplicate clusters (over groups) that straddle sides: count them and, unless
+        ``leakage: report``, move every group of each to the side holding most of its records."""
+        clusters: dict[int, set[str]] = {}
+        for key, label in zip(keys, labels.tolist()):
+            if label >= 0:
+                clusters.setdefault(label, set()).add(key)
+        # Two clusters that share a group are one: a group never splits, so neither may they.
+        parent: dict[str, str] = {}
+
+        def root(key: str) -> str:
+            while parent.get(key, key) != key:
+                key = parent[key]
+            return key
+
+        for members in clusters.values():
+            first, *rest = sorted(members)
+            for key in rest:
+                a, b = root(first), root(key)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        merged: dict[str, list[str]] = {}
+        for members in clusters.values():
+            for key in members:
+                merged.setdefault(root(key), []).append(key)
+        moved = straddling = records = 0
+        examples = []
+        for top in sorted(merged):
+            members = sorted(set(merged[top]), key=lambda k: (self.groups[k].rank, k))
+            sizes = Counter()
+            for key in members:
+                sizes[self.groups[key].split] += self.groups[key].size
+            if self.config.leakage == "move":
+                for key in members:
+                    self.linked[key] = members
+            if len(sizes) < 2:
+                continue
+            straddling += 1
+            records += sum(sizes.values())
+            lowest = self.groups[members[0]].split
+            side = max(sizes, key=lambda name: (sizes[name], name == lowest))
+            if len(examples) < _LEAK_EXAMPLES:
+                target = "moved_to" if self.config.leakage == "move" else "would_move_to"
+                examples.append({"groups": members[:10], "records": dict(sorted(sizes.items())), target: side})
+            if self.config.leakage == "move":
+                for key in members:
+                    group = self.groups[key]
+                    if group.split != side:
+                        moved += group.size
+                        group.split = side
+        self.leaks = {
+            "clusters_across_sides": straddling,
+            "records_in_them": records,
+            "leak-moved": moved,
+            "examples": examples,
+        }
 
     def _assign_by_threshold(self, shares: dict[str, float]) -> None:
         val, test = shares.get("val", 0.0), shares.get("test", 0.0)
@@ -291,8 +402,11 @@ class Split(RecordStage):
             # The donor's group nearest to this split's share moves, so the fewest records shift later.
             candidates = [g for _, g in ordered if g.split == donor]
             group = candidates[0] if name != "train" else candidates[-1]
-            group.split = name
-            self.forced[name] += group.size
+            key = next(k for k, g in ordered if g is group)
+            # A near-duplicate cluster moves whole, so the guarantee does not reopen a leak.
+            for member in self.linked.get(key, [key]):
+                self.groups[member].split = name
+                self.forced[name] += self.groups[member].size
 
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         resolve_inputs(inputs, RECORD_SUFFIXES)
@@ -350,6 +464,14 @@ class Split(RecordStage):
         }
         if cfg.method == "random":
             summary["seed"] = self.ctx.seed
+        if cfg.leakage != "off":
+            summary["leak-moved"] = self.leaks.get("leak-moved", 0)
+            summary["leakage"] = {
+                "mode": cfg.leakage,
+                "threshold": cfg.leakage_threshold,
+                "ngram": cfg.leakage_ngram,
+                **(self.leaks or {"clusters_across_sides": 0, "records_in_them": 0, "leak-moved": 0, "examples": []}),
+            }
         if cfg.stratify:
             summary["strata"] = {
                 stratum: {name: split_counts[name] for name in names}

@@ -31,6 +31,11 @@ from dataprep.stages.dedup.minhash import (
 )
 
 
+def content_text(batch: Batch, i: int, *, prompts: bool = True) -> str:
+    """The string row ``i`` is compared on (prompts too, unless not asked); fields are kept apart by a newline."""
+    return "\n".join(get(batch, i, slot) for slot in slots(batch, i, prompts=prompts))
+
+
 class DedupConfig(StageConfig):
     """Options of ``dedup``."""
 
@@ -74,9 +79,8 @@ class Dedup(RecordStage):
         self._ids: list[str] = []
 
     def content(self, batch: Batch, i: int) -> str:
-        """The string two records are compared on; fields are kept apart by a newline."""
-        prompts = self.config.compare == "all"
-        return "\n".join(get(batch, i, slot) for slot in slots(batch, i, prompts=prompts))
+        """The string two records are compared on."""
+        return content_text(batch, i, prompts=self.config.compare == "all")
 
     def prepare(self, batch: Batch) -> Batch:
         """Per batch (a pure function, so it can run on workers): exact keys and LSH band keys."""

@@ -84,13 +84,7 @@ def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int 
     A pure function of its arguments: any batch split gives the same rows. A text
     with fewer than ``ngram`` words is one shingle; a text without words is all :data:`EMPTY`.
     """
-    tokens = [words(text) for text in texts]
-    lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
-    # pandas' hash table numbers the distinct words in C; each is then hashed once.
-    flat = np.fromiter(itertools.chain.from_iterable(tokens), dtype=object, count=lengths.sum())
-    codes, vocab = pd.factorize(flat)
-    token_hash = np.fromiter((_hash64(w) for w in vocab), dtype=np.uint64, count=len(vocab))[codes]
-    shingles, owners = _shingles(token_hash, lengths, ngram)
+    shingles, owners = _shingles(*token_hashes([words(text) for text in texts]), ngram)
     signatures = np.full((num_perm, len(texts)), EMPTY, dtype=np.uint32)
     if len(shingles):
         a, b = _permutations(num_perm, seed)
@@ -114,27 +108,63 @@ def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int 
     return np.ascontiguousarray(signatures.T)
 
 
-def _shingles(token_hash: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit hashes of every word n-gram (as uint64) and the record each belongs to, in order."""
+def token_hashes(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash of every word of every record, flat, and the number of words per record."""
+    lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
+    flat = np.fromiter(itertools.chain.from_iterable(tokens), dtype=object, count=lengths.sum())
+    return flat_token_hashes(flat), lengths
+
+
+def flat_token_hashes(flat: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each word of a flat object array of words."""
+    # pandas' hash table numbers the distinct words in C; each is then hashed once.
+    codes, vocab = pd.factorize(flat)
+    return np.fromiter((_hash64(w) for w in vocab), dtype=np.uint64, count=len(vocab))[codes]
+
+
+def ngram_hashes(
+    token_hash: np.ndarray, lengths: np.ndarray, n: int, *, short: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every word n-gram and the record each belongs to, in order.
+
+    A weighted sum (wrapping at 2**64) of the words' hashes with one odd weight per position,
+    so equal n-grams hash equally whatever record or batch they come from. With ``short``, a
+    record of fewer than ``n`` words is one window of all its words; otherwise it has none.
+    """
     total = len(token_hash)
     if not total:
         return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
     owner = np.repeat(np.arange(len(lengths)), lengths)
     ends = np.repeat(np.cumsum(lengths), lengths)
-    starts = ends - np.repeat(lengths, lengths)
     position = np.arange(total)
-    # A window starts where n words fit before the record ends; a shorter record is one window.
-    valid = (position + n <= ends) | ((position == starts) & (lengths[owner] < n))
+    # A window starts where n words fit before the record ends.
+    valid = position + n <= ends
     weights = np.random.default_rng(n).integers(1, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    # Every position's window over the flat words, on contiguous slices; those that run past
+    # their record's end are dropped (or, for a short record, recomputed on its own words).
+    padded = np.concatenate([token_hash, np.zeros(n, dtype=np.uint64)])
     combined = np.zeros(total, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(n):
-            index = position + j
-            inside = index < ends
-            combined[inside] += token_hash[index[inside]] * weights[j]
-    combined = combined[valid]
-    folded = (combined >> _SHIFT32) ^ (combined & _MASK32)
-    return folded, owner[valid]
+            combined += padded[j : j + total] * weights[j]
+    if short:
+        starts = ends - np.repeat(lengths, lengths)
+        alone = np.flatnonzero((position == starts) & (lengths[owner] < n))
+        if len(alone):
+            valid[alone] = True
+            combined[alone] = 0
+            with np.errstate(over="ignore"):
+                for j in range(n - 1):
+                    index = alone + j
+                    inside = index < ends[alone]
+                    combined[alone[inside]] += token_hash[index[inside]] * weights[j]
+    return combined[valid], owner[valid]
+
+
+def _shingles(token_hash: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of every word n-gram (as uint64) and the record each belongs to, in order."""
+    combined, owners = ngram_hashes(token_hash, lengths, n)
+    return (combined >> _SHIFT32) ^ (combined & _MASK32), owners
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
