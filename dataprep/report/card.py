@@ -9,6 +9,7 @@ run is known to have.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,8 @@ def render_card(run: RunView) -> str:
     )
     sources = source_rows(run)
     env = Environment(loader=PackageLoader("dataprep.report", "templates"), trim_blocks=True, lstrip_blocks=True)
+    # JSON, so an option holding a newline (a template, a separator) stays on its line.
+    env.filters["option"] = lambda v: json.dumps(v, ensure_ascii=False)
     dataset = run.dataset_stage()
     body = env.get_template("card.md.jinja").render(
         run=run,

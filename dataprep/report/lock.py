@@ -64,6 +64,16 @@ def _entry(path: Path) -> dict[str, Any]:
     return {"path": str(path), "size": path.stat().st_size, "sha256": sha256(path)}
 
 
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for name in LIBRARIES:
@@ -89,6 +99,10 @@ def stage_inputs(pipeline: Pipeline) -> list[dict[str, Any]]:
                 paths += resolve_inputs([spec], suffixes)
         for referenced in stage.cls.referenced_files(stage.config):
             paths += _files(Path(referenced))
+        # Options naming a local file or folder (a tokenizer, a model, a chat template) are inputs too.
+        for value in _strings(stage.config.model_dump(mode="json")):
+            if "\n" not in value and len(value) < 4096 and Path(value).exists():
+                paths += _files(Path(value))
         for path in paths:
             if str(path) not in seen:
                 seen.add(str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,19 +37,26 @@ def sequence_lengths(stage: StageView) -> dict[str, list[int]]:
     return out
 
 
-def _tokenizer_path(stage: StageView) -> str:
+@functools.lru_cache(maxsize=4)
+def _load(name: str) -> Any:
+    from dataprep.tokens.tokenizer import load_tokenizer
+
+    return load_tokenizer(name)
+
+
+def tokenizer_of(stage: StageView) -> Any:
+    """The tokenizer tokenize saved beside its splits (else the one its options name)."""
     saved = stage.path / "tokenizer"
-    return str(saved) if saved.is_dir() else str(stage.config.get("tokenizer"))
+    return _load(str(saved) if saved.is_dir() else str(stage.config.get("tokenizer")))
 
 
 def record_tokens(stage: StageView, records: Iterable[dict[str, Any]]) -> dict[str, int]:
     """Tokens of each record's example (BOS, prompt, answer, EOS), by id, with tokenize's options;
     cut to max_length where tokenize truncates."""
     from dataprep.tokens.examples import Encoder
-    from dataprep.tokens.tokenizer import load_tokenizer
 
     cfg = stage.config
-    info = load_tokenizer(_tokenizer_path(stage))
+    info = tokenizer_of(stage)
     encoder = Encoder(info, separator=cfg.get("separator", "\n"), train_on_inputs=bool(cfg.get("train_on_inputs")))
     texts: dict[str, list[Any]] = {"text": [], "pairs": [], "chats": []}
     for record in records:
@@ -81,12 +89,11 @@ def token_sample(stage: StageView, count: int = 2, max_tokens: int = 400) -> lis
     """The first sequences of the train split as show-tokens colours them: runs of trained or
     masked text, and the starts of packed examples."""
     from dataprep.tokens.show import token_runs
-    from dataprep.tokens.tokenizer import load_tokenizer
 
     table = arrow_table(stage.path / "train")
     if table is None or not table.num_rows:
         return []
-    tokenizer = load_tokenizer(_tokenizer_path(stage)).tokenizer
+    tokenizer = tokenizer_of(stage).tokenizer
     sample = []
     for row in table.slice(0, count).to_pylist():
         total = len(row["input_ids"])
