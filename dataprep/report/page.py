@@ -315,7 +315,8 @@ def summary(run: RunView) -> dict[str, Any]:
         "tokens": tokenize.extra().get("tokens") if tokenize else None,
         "trained_tokens": tokenize.extra().get("supervised_tokens") if tokenize else None,
         "diagnosis": train.extra().get("diagnosis") if train else None,
-        "seconds": sum(s.stats.get("seconds", 0) for s in run.stages if s.status not in (CACHED, NOT_RUN)),
+        # Each stage's own seconds, whether it ran now or in the run whose output was reused.
+        "seconds": sum(s.stats.get("seconds", 0) for s in run.stages),
         "not_run": [s.folder for s in run.stages if s.status == NOT_RUN],
         "cached": [s.folder for s in run.stages if s.status == CACHED],
     }

@@ -85,24 +85,29 @@ def record_tokens(stage: StageView, records: Iterable[dict[str, Any]]) -> dict[s
     return lengths
 
 
-def token_sample(stage: StageView, count: int = 2, max_tokens: int = 400) -> list[dict[str, Any]]:
-    """The first sequences of the train split as show-tokens colours them: runs of trained or
-    masked text, and the starts of packed examples."""
+def token_sample(stage: StageView, count: int = 2, max_tokens: int = 400, look_at: int = 64) -> list[dict[str, Any]]:
+    """Sequences of the train split as show-tokens colours them: runs of trained or masked text,
+    and the starts of packed examples. Of the first ``look_at``, those with a masked prompt come
+    first (the masking is what the view checks), shorter ones before longer."""
     from dataprep.tokens.show import token_runs
 
     table = arrow_table(stage.path / "train")
     if table is None or not table.num_rows:
         return []
+    rows = table.slice(0, look_at).to_pylist()
+    masked = [int(np.sum(np.asarray(r["labels"]) == -100)) for r in rows]
+    order = sorted(range(len(rows)), key=lambda i: (masked[i] <= 1, len(rows[i]["input_ids"]), i))
     tokenizer = tokenizer_of(stage).tokenizer
     sample = []
-    for row in table.slice(0, count).to_pylist():
+    for i in sorted(order[:count]):
+        row = rows[i]
         total = len(row["input_ids"])
-        trained = int(np.sum(np.asarray(row["labels"]) != -100))
         cut = {k: v[:max_tokens] for k, v in row.items() if k in ("input_ids", "labels", "position_ids")}
         sample.append(
             {
+                "index": i,
                 "tokens": total,
-                "trained": trained,
+                "trained": total - masked[i],
                 "examples": len(row["seq_lengths"]) if row.get("seq_lengths") else 1,
                 "runs": token_runs(tokenizer, cut),
                 "cut": total > max_tokens,
