@@ -224,6 +224,22 @@ def test_check_lock(runs, cli, tmp_path):
     assert "stage filter-slop options.max_density: 24.0 in the lock, now 12.0" in result.output
 
 
+def test_check_lock_names_a_changed_input_and_output(runs):
+    from dataprep.report.lock import check_lock
+
+    pipeline_a, run_a = runs["a"]
+    lock = json.loads((run_a / "08-tokenize" / "dataprep.lock.json").read_text(encoding="utf-8"))
+    faq = next(i for i in lock["inputs"] if i["path"].endswith("faq.csv"))
+    faq["sha256"] = "0" * 64
+    lock["outputs"]["files"][0]["sha256"] = "0" * 64
+    lock["libraries"]["pyarrow"] = "0.0.1"
+    problems = check_lock(load_pipeline(pipeline_a), lock, run_a)
+    assert len(problems) == 3, problems
+    assert any(p.startswith(f"input {faq['path']}: content changed") for p in problems)
+    assert any("differs from the locked bytes" in p for p in problems)
+    assert any(p.startswith("libraries.pyarrow: '0.0.1' in the lock") for p in problems)
+
+
 def test_diff_names_the_option_and_the_reason(runs, cli):
     result = cli("diff", runs["a"][1], runs["b"][1], "--show", "2")
     assert result.exit_code == 0, result.output

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,18 @@ def run_pipeline(
         log.removeHandler(handler)
         handler.close()
     if report:
-        write_run_documents(pipeline, run_dir)
+        try:
+            write_run_documents(pipeline, run_dir)
+        except Exception as exc:  # noqa: BLE001 - the stages' outputs are done and sound
+            log.warning(
+                "could not write the run report (%s: %s); the outputs are complete. "
+                "Rerun `dataprep report %s` with --debug to see why.",
+                type(exc).__name__,
+                exc,
+                run_dir,
+            )
+            if os.environ.get("DATAPREP_DEBUG"):
+                raise
     return results
 
 

@@ -69,10 +69,18 @@ def histograms(series: dict[str, list[int]], xlabel: str) -> str | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.4, 2.6), dpi=110)
     low, high = max(1, min(values)), max(values)
-    bins = np.unique(np.geomspace(low, max(high, low + 1), 25).round().astype(int))
+    # Log-spaced bins only where lengths span orders of magnitude; minor ticks unlabelled
+    # (labelling them costs more than the whole chart).
+    wide = high / low > 20
+    bins = np.unique((np.geomspace if wide else np.linspace)(low, max(high, low + 1), 25).round().astype(int))
     for (name, vs), colour in zip(series.items(), SPLIT_COLOURS):
         ax.hist([v for v in vs if v > 0], bins=bins, alpha=0.65, color=colour, label=f"{name} ({len(vs):,})")
-    ax.set_xscale("log")
+    if wide:
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel("records")
     ax.legend(fontsize=8, frameon=False)

@@ -91,7 +91,9 @@ class RunDiff:
             why: dict[tuple[str | None, str | None], int] = {}
             for item in items:
                 why[(item.stage, item.reason)] = why.get((item.stage, item.reason), 0) + 1
-            table = Table(title=f"in {name}'s final dataset, not {other}'s: where {other} dropped them")
+            # A line of its own, not the table's title: rich wraps a title to the table's width.
+            console.print(Text(f"in {name}'s final dataset, not {other}'s: where {other} dropped them", style="bold"))
+            table = Table()
             table.add_column(f"stage in {other}")
             table.add_column("reason")
             table.add_column("records", justify="right")
