@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.io.atomic import atomic_write_text
-from dataprep.report.run import NOT_RUN, RunView, record_language, source_file, stage_rows
+from dataprep.report.run import NOT_RUN, RunView, record_files, record_language, source_counts, stage_rows
 
 CARD = "README.md"
 #: The Hub's size buckets, by upper bound.
@@ -96,14 +96,14 @@ def limitations(run: RunView, unknown_lang: int, total: int, sources: list[dict[
 
 def source_rows(run: RunView) -> list[dict[str, Any]]:
     read: Counter = Counter()
-    for stage in run.sources:
-        for row in stage_rows(stage, ("source",)):
-            read[source_file(row["source"])] += 1
+    for source in run.sources:
+        for files in record_files(source.path).values():
+            read.update(source_counts(files))
     final: Counter = Counter()
     stage = run.records_stage()
     if stage is not None:
-        for row in stage_rows(stage, ("source",)):
-            final[source_file(row["source"])] += 1
+        for files in record_files(stage.path).values():
+            final.update(source_counts(files))
     return [{"file": f, "read": read[f], "final": final.get(f, 0)} for f in sorted(set(read) | set(final))]
 
 

@@ -24,11 +24,13 @@ from dataprep.report.run import (
     CACHED,
     NOT_RUN,
     RunView,
-    StageView,
+    content_lengths,
     content_text,
     iter_rejects,
     load_run,
+    lookup,
     record_files,
+    source_counts,
     source_file,
     stage_rows,
 )
@@ -93,18 +95,6 @@ def _record_text(record: Any) -> str:
     return str(record)
 
 
-def _lookup(stages: list[StageView], ids: set[str]) -> dict[str, dict[str, Any]]:
-    """Records with these ids in the outputs of ``stages``."""
-    found: dict[str, dict[str, Any]] = {}
-    for stage in stages:
-        if not ids - set(found):
-            break
-        for row in stage_rows(stage):
-            if row.get("id") in ids:
-                found[row["id"]] = row
-    return found
-
-
 def drops(run: RunView) -> list[dict[str, Any]]:
     """Per stage and drop reason: the count and a few examples with what decided them."""
     sections = []
@@ -120,7 +110,7 @@ def drops(run: RunView) -> list[dict[str, Any]]:
             if all(len(examples[r]) >= EXAMPLES for r in dropped):
                 break
         wanted = {m for entries in examples.values() for e in entries for m in _ID.findall(e.get("detail") or "")}
-        copies = _lookup(run.upstream(stage) + [stage], wanted) if wanted else {}
+        copies = lookup(run.upstream(stage) + [stage], wanted) if wanted else {}
         reasons = []
         for reason, count in sorted(dropped.items(), key=lambda kv: -kv[1]):
             shown = []
@@ -156,7 +146,7 @@ def changes(run: RunView) -> list[dict[str, Any]]:
             if n >= SCAN_LIMIT:
                 break
             after[row["id"]] = row
-        before = _lookup(upstream, set(after))
+        before = lookup(upstream, set(after))
         changed = [i for i, row in after.items() if i in before and content_text(row) != content_text(before[i])]
         if not changed:
             continue
@@ -213,20 +203,22 @@ def per_source(run: RunView, tokens: dict[str, int] | None) -> list[dict[str, An
     """Records each input file gave, how many reached the final dataset, and their tokens."""
     read: Counter = Counter()
     for stage in run.sources:
-        for row in stage_rows(stage, ("id", "source")):
-            read[source_file(row["source"])] += 1
+        for files in record_files(stage.path).values():
+            read.update(source_counts(files))
         for entry in iter_rejects(stage):
             read[source_file(entry.get("source"))] += 1
     final: Counter = Counter()
     contributed: Counter = Counter()
     last = run.records_stage()
-    if last is not None:
+    if last is not None and tokens is None:
+        for files in record_files(last.path).values():
+            final.update(source_counts(files))
+    elif last is not None:
         for row in stage_rows(last, ("id", "source")):
-            name = source_file(row["source"])
-            if tokens is None or row["id"] in tokens:
+            if row["id"] in tokens:
+                name = source_file(row["source"])
                 final[name] += 1
-            if tokens:
-                contributed[name] += tokens.get(row["id"], 0)
+                contributed[name] += tokens[row["id"]]
     rows = []
     for name in sorted(set(read) | set(final)):
         rows.append(
@@ -245,9 +237,7 @@ def lengths(run: RunView) -> dict[str, Any]:
     out: dict[str, Any] = {}
     last = run.records_stage()
     if last is not None:
-        chars = {
-            split: [len(content_text(r)) for r in _rows(files)] for split, files in record_files(last.path).items()
-        }
+        chars = {split: content_lengths(files) for split, files in record_files(last.path).items()}
         out["chars"] = charts.histograms(chars, "characters per record")
         out["chars_stage"] = last.folder
     tokenize = run.stage("tokenize")
@@ -257,12 +247,6 @@ def lengths(run: RunView) -> dict[str, Any]:
         out["tokens"] = charts.histograms(sequence_lengths(tokenize), "tokens per sequence")
         out["tokens_stage"] = tokenize.folder
     return out
-
-
-def _rows(files: list[Path]) -> Any:
-    from dataprep.report.run import iter_rows
-
-    return iter_rows(files, ("text", "input", "output", "messages"))
 
 
 def clusters(run: RunView) -> dict[str, Any] | None:

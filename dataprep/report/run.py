@@ -8,11 +8,14 @@ stage's ``stats.json`` and ``rejects.jsonl``, and its records.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dataprep.errors import InputError
@@ -199,3 +202,69 @@ def record_language(meta: dict[str, Any] | None) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip().replace("_", "-").split("-")[0].lower()
     return None
+
+
+def _parquet_tables(files: list[Path], columns: tuple[str, ...]) -> Iterator[pa.Table]:
+    for path in files:
+        handle = pq.ParquetFile(path)
+        wanted = [c for c in columns if c in handle.schema_arrow.names]
+        yield handle.read(columns=wanted)
+
+
+def lookup(stages: list[StageView], ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Records with these ids in the outputs of ``stages`` (Parquet filtered in Arrow, not row by row)."""
+    found: dict[str, dict[str, Any]] = {}
+    for stage in stages:
+        for files in record_files(stage.path).values():
+            wanted = pa.array(sorted(ids - set(found)), type=pa.string())
+            if not len(wanted):
+                return found
+            parquet = [f for f in files if f.name.endswith(".parquet")]
+            for table in _parquet_tables(parquet, RECORD_COLUMNS):
+                hits = table.filter(pc.is_in(table.column("id"), value_set=wanted))
+                if hits.num_rows:
+                    found.update((r["id"], r) for r in batch_to_rows(table_to_batch(hits)))
+            others = [f for f in files if not f.name.endswith(".parquet")]
+            found.update((r["id"], r) for r in iter_rows(others) if r.get("id") in ids)
+    return found
+
+
+def _chars(table: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
+    if name not in table.column_names:
+        return pa.nulls(table.num_rows, pa.int32())
+    return pc.utf8_length(table.column(name))
+
+
+def content_lengths(files: list[Path]) -> list[int]:
+    """Characters of each record's :func:`content_text`, computed in Arrow for Parquet shards."""
+    out: list[int] = []
+    for path in files:
+        if not path.name.endswith(".parquet"):
+            out += [len(content_text(r)) for r in iter_rows([path])]
+            continue
+        table = next(_parquet_tables([path], ("text", "input", "output", "messages")))
+        if "messages" in table.column_names and table.column("messages").null_count < table.num_rows:
+            out += [len(content_text(r)) for r in table.to_pylist()]
+            continue
+        inp, outp, text = (_chars(table, name) for name in ("input", "output", "text"))
+        pair = pc.add(pc.add(pc.coalesce(inp, 0), 1), pc.coalesce(outp, 0))
+        is_pair = pc.or_(pc.is_valid(inp), pc.is_valid(outp))
+        out += pc.if_else(is_pair, pair, pc.coalesce(text, 0)).to_pylist()
+    return out
+
+
+def source_counts(files: list[Path]) -> Counter:
+    """Records per input file (the ``source`` locator up to ``#``)."""
+    counts: Counter = Counter()
+    for path in files:
+        if not path.name.endswith(".parquet"):
+            counts.update(source_file(r.get("source")) for r in iter_rows([path], ("source",)))
+            continue
+        table = next(_parquet_tables([path], ("source",)))
+        if "source" not in table.column_names:
+            counts["?"] += table.num_rows
+            continue
+        names = pc.list_element(pc.split_pattern(pc.fill_null(table.column("source"), "?"), "#", max_splits=1), 0)
+        for item in pc.value_counts(names).to_pylist():
+            counts[item["values"]] += item["counts"]
+    return counts
