@@ -137,21 +137,24 @@ def test_report_explains_each_stage(runs):
 
 
 def test_tokens_per_source_add_up_to_tokenize(runs):
-    """Tokens contributed per source file, re-counted per record, match what tokenize wrote."""
-    from dataprep.report.page import per_source
+    """Tokens per source file, as tokenize counted them, add up to what it wrote, and match a
+    count made by tokenizing each final record again."""
+    from collections import Counter
+
+    from dataprep.report.page import per_source, retokenized
     from dataprep.report.run import load_run
-    from dataprep.report.tokens import record_tokens
 
     view = load_run(runs["a"][1])
-    tokenize = view.stage("tokenize")
-    from dataprep.report.run import stage_rows
-
-    tokens = record_tokens(tokenize, stage_rows(view.records_stage()))
-    rows = per_source(view, tokens)
-    assert sum(r["tokens"] for r in rows) == read_stats(runs["a"][1] / "08-tokenize")["extra"]["tokens"]
+    rows = per_source(view)
+    tokenize_stats = read_stats(runs["a"][1] / "08-tokenize")
+    assert sum(r["tokens"] for r in rows) == tokenize_stats["extra"]["tokens"]
+    assert sum(r["final"] for r in rows) == tokenize_stats["records_out"]
     faq = next(r for r in rows if r["file"].endswith("faq.csv"))
-    assert faq["read"] == 160 and 0 < faq["final"] < faq["read"]
-    assert sum(r["final"] for r in rows) == read_stats(runs["a"][1] / "07-split")["records_out"]
+    assert faq["read"] == 160 and 0 < faq["final"] < faq["read"] and faq["tokens"] > 0
+    final: Counter = Counter()
+    again = retokenized(view.stage("tokenize"), view.records_stage(), final)
+    assert again == {r["file"]: r["tokens"] for r in rows if r["final"]}
+    assert final == Counter({r["file"]: r["final"] for r in rows if r["final"]})
 
 
 def test_cached_and_not_run_stages_are_shown(runs, tmp_path):

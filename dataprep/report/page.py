@@ -24,6 +24,7 @@ from dataprep.report.run import (
     CACHED,
     NOT_RUN,
     RunView,
+    StageView,
     content_lengths,
     content_text,
     iter_rejects,
@@ -40,6 +41,8 @@ REPORT = "report.html"
 EXAMPLES = 3
 #: Records compared per stage when looking for changed ones (the page stays quick on big runs).
 SCAN_LIMIT = 20_000
+#: Final records up to which an old run's tokens per source are counted by tokenizing them again.
+RETOKENIZE_LIMIT = 20_000
 _ID = re.compile(r"\b[0-9a-f]{16}\b")
 #: Stages whose records keep their content: not worth a before/after scan.
 _UNCHANGING = {"embed", "cluster", "dedup", "split", "tokenize", "train"}
@@ -199,7 +202,7 @@ def funnel(run: RunView) -> dict[str, Any]:
     return {"rows": rows, "chart": chart}
 
 
-def per_source(run: RunView, tokens: dict[str, int] | None) -> list[dict[str, Any]]:
+def per_source(run: RunView) -> list[dict[str, Any]]:
     """Records each input file gave, how many reached the final dataset, and their tokens."""
     read: Counter = Counter()
     for stage in run.sources:
@@ -208,17 +211,19 @@ def per_source(run: RunView, tokens: dict[str, int] | None) -> list[dict[str, An
         for entry in iter_rejects(stage):
             read[source_file(entry.get("source"))] += 1
     final: Counter = Counter()
-    contributed: Counter = Counter()
+    contributed: dict[str, int] | None = None
+    tokenize = run.stage("tokenize")
     last = run.records_stage()
-    if last is not None and tokens is None:
+    if tokenize is not None and tokenize.extra().get("sources") is not None:
+        # tokenize counts examples and tokens per input file as it writes them.
+        by_file = tokenize.extra()["sources"]
+        final.update({name: item["examples"] for name, item in by_file.items()})
+        contributed = {name: item["tokens"] for name, item in by_file.items()}
+    elif tokenize is not None and last is not None and last.stats.get("records_out", 0) <= RETOKENIZE_LIMIT:
+        contributed = retokenized(tokenize, last, final)
+    elif last is not None:
         for files in record_files(last.path).values():
             final.update(source_counts(files))
-    elif last is not None:
-        for row in stage_rows(last, ("id", "source")):
-            if row["id"] in tokens:
-                name = source_file(row["source"])
-                final[name] += 1
-                contributed[name] += tokens[row["id"]]
     rows = []
     for name in sorted(set(read) | set(final)):
         rows.append(
@@ -227,10 +232,27 @@ def per_source(run: RunView, tokens: dict[str, int] | None) -> list[dict[str, An
                 "read": read.get(name, 0),
                 "final": final.get(name, 0),
                 "share": final.get(name, 0) / read[name] if read.get(name) else None,
-                "tokens": contributed.get(name) if tokens is not None else None,
+                "tokens": contributed.get(name, 0) if contributed is not None else None,
             }
         )
     return rows
+
+
+def retokenized(tokenize: StageView, last: StageView, final: Counter) -> dict[str, int]:
+    """Tokens per input file, tokenizing the final records again: for runs whose tokenize stage
+    did not count them."""
+    from dataprep.report.tokens import record_tokens
+
+    rejected = {e.get("id") for e in iter_rejects(tokenize)}
+    rows = [r for r in stage_rows(last) if r["id"] not in rejected]
+    tokens = record_tokens(tokenize, rows)
+    contributed: Counter = Counter()
+    for row in rows:
+        if row["id"] in tokens:
+            name = source_file(row["source"])
+            final[name] += 1
+            contributed[name] += tokens[row["id"]]
+    return dict(contributed)
 
 
 def lengths(run: RunView) -> dict[str, Any]:
@@ -308,16 +330,10 @@ def summary(run: RunView) -> dict[str, Any]:
 
 def build_context(run: RunView) -> dict[str, Any]:
     tokenize = run.stage("tokenize")
-    tokens = None
     sample: list[dict[str, Any]] = []
     if tokenize is not None:
-        from dataprep.report.tokens import record_tokens, token_sample
+        from dataprep.report.tokens import token_sample
 
-        last = run.records_stage()
-        if last is not None:
-            rejected = {e.get("id") for e in iter_rejects(tokenize)}
-            kept = (r for r in stage_rows(last) if r["id"] not in rejected)
-            tokens = record_tokens(tokenize, kept)
         sample = token_sample(tokenize)
     return {
         "run": {"name": run.name, "path": str(run.path), "seed": run.seed, "version": __version__},
@@ -325,7 +341,7 @@ def build_context(run: RunView) -> dict[str, Any]:
         "funnel": funnel(run),
         "drops": drops(run),
         "changes": changes(run),
-        "sources": per_source(run, tokens),
+        "sources": per_source(run),
         "lengths": lengths(run),
         "clusters": clusters(run),
         "tokens": sample,
