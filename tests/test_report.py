@@ -299,3 +299,21 @@ def test_report_renders_in_a_real_browser(runs, tmp_path):
     blue = sum(1 for r, g, b in pixels if b > 150 and r < 90 and g < 150)
     assert blue > 20  # the funnel chart's bars were drawn
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+
+
+def test_run_prints_the_report_path_last_and_report_rewrites_it(runs, cli):
+    pipeline_a, run_a = runs["a"]
+    result = cli("run", pipeline_a, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == f"report: {run_a / 'report.html'}"
+    (run_a / "report.html").unlink()
+    result = cli("report", run_a)
+    assert result.exit_code == 0 and result.output.strip() == str(run_a / "report.html")
+    assert (run_a / "report.html").stat().st_size > 10_000
+
+
+def test_report_and_diff_of_a_folder_that_is_not_a_run(cli, tmp_path):
+    for args in (("report", tmp_path), ("diff", tmp_path, tmp_path)):
+        result = cli(*args)
+        assert result.exit_code != 0
+        assert f"{tmp_path}: no manifest.json here; give the run folder of `dataprep run`" in result.output
