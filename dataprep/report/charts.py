@@ -55,7 +55,10 @@ def funnel(rows: list[tuple[str, int, int]]) -> str:
     ax.set_xlabel("records")
     ax.set_xlim(0, max([k + d for k, d in zip(kept, dropped)] + [1]) * 1.18)
     ax.legend(loc="lower right", fontsize=8, frameon=False)
-    fig.tight_layout()
+    # Margins from the longest label, not tight_layout: that draws the figure once more.
+    width_in = 7.2
+    left = min(0.45, (0.075 * max(len(label) for label in labels) + 0.25) / width_in)
+    fig.subplots_adjust(left=left, right=0.97, top=1 - 0.15 / height, bottom=0.55 / height)
     return _png(fig)
 
 
@@ -84,5 +87,5 @@ def histograms(series: dict[str, list[int]], xlabel: str) -> str | None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel("records")
     ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12, right=0.97, top=0.95, bottom=0.2)
     return _png(fig)
