@@ -158,12 +158,7 @@ def test_tokens_per_source_add_up_to_tokenize(runs):
 
 
 def test_cached_and_not_run_stages_are_shown(runs, tmp_path):
-    pipeline_a, run_a = runs["a"]
-    copy = tmp_path / "copy"
-    shutil.copytree(run_a, copy)
-    text = pipeline_a.read_text(encoding="utf-8").replace(f"output_dir: {run_a}", f"output_dir: {copy}")
-    pipeline = tmp_path / "copy.yml"
-    pipeline.write_text(text, encoding="utf-8")
+    pipeline, copy = _copy_of_a(runs, tmp_path)
     results = run_pipeline(load_pipeline(pipeline), quiet=True, until_stage="dedup")
     assert {r.status for r in results} == {"skipped"}
     html, _ = _page(copy)
@@ -301,8 +296,19 @@ def test_report_renders_in_a_real_browser(runs, tmp_path):
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
 
 
-def test_run_prints_the_report_path_last_and_report_rewrites_it(runs, cli):
+def _copy_of_a(runs, tmp_path) -> tuple[Path, Path]:
+    """Run A copied, with a pipeline file writing to the copy (so its stages are all cached)."""
     pipeline_a, run_a = runs["a"]
+    copy = tmp_path / "copy"
+    shutil.copytree(run_a, copy)
+    text = pipeline_a.read_text(encoding="utf-8").replace(f"output_dir: {run_a}", f"output_dir: {copy}")
+    pipeline = tmp_path / "copy.yml"
+    pipeline.write_text(text, encoding="utf-8")
+    return pipeline, copy
+
+
+def test_run_prints_the_report_path_last_and_report_rewrites_it(runs, cli, tmp_path):
+    pipeline_a, run_a = _copy_of_a(runs, tmp_path)
     result = cli("run", pipeline_a, "-q")
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == f"report: {run_a / 'report.html'}"
