@@ -25,7 +25,9 @@ from dataprep.report.run import RunView
 LOCK = "dataprep.lock.json"
 #: Libraries whose version can change what a stage writes.
 LIBRARIES = (
+    "accelerate",
     "beautifulsoup4",
+    "bitsandbytes",
     "datasets",
     "datasketch",
     "numpy",
