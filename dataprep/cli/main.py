@@ -123,6 +123,12 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
     metavar="ADDRESS",
     help="With --executor ray: the cluster to join (auto, or ray://host:10001); unset starts a local Ray.",
 )
+@click.option(
+    "--check-lock",
+    is_flag=True,
+    help="Run nothing: check that the inputs, options, seed and versions still match the run's "
+    "dataprep.lock.json, so a rerun would reproduce it (exit 1 if not).",
+)
 def run_command(
     pipeline_file: str,
     force: bool,
@@ -131,8 +137,13 @@ def run_command(
     quiet: bool,
     executor: str | None,
     ray_address: str | None,
+    check_lock: bool,
 ) -> None:
-    """Run a pipeline file, resuming from where an earlier run stopped."""
+    """Run a pipeline file, resuming from where an earlier run stopped.
+
+    The run folder gets report.html, a page of what every stage did; the final dataset
+    gets a dataset card (README.md) and dataprep.lock.json.
+    """
     from dataprep.inspect import stats_table
     from dataprep.pipeline.config import ExecutorConfig, load_pipeline
     from dataprep.pipeline.runner import run_pipeline
@@ -144,6 +155,12 @@ def run_command(
     logger.addHandler(console)
     logger.propagate = False
     pipeline = load_pipeline(pipeline_file)
+    if check_lock:
+        from dataprep.report.lock import check_run
+
+        ok, message = check_run(pipeline)
+        click.echo(message)
+        sys.exit(0 if ok else 1)
     if executor or ray_address:
         current = pipeline.config.executor.model_dump()
         current.update({"type": executor or current["type"]}, **({"address": ray_address} if ray_address else {}))
@@ -151,6 +168,7 @@ def run_command(
     results = run_pipeline(pipeline, force=force, from_stage=from_stage, until_stage=until_stage, quiet=quiet)
     stats_table([(r.folder, r.status, r.stats) for r in results], title=f"{pipeline.config.name}").print()
     click.echo(f"outputs in {pipeline.output_dir}/ (inspect with: dataprep inspect {pipeline.output_dir})")
+    click.echo(f"report: {pipeline.output_dir / 'report.html'}")
 
 
 @main.command("inspect")
@@ -160,6 +178,27 @@ def inspect_command(run_dir: str) -> None:
     from dataprep.inspect import inspect_run
 
     inspect_run(Path(run_dir)).print()
+
+
+@main.command("report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def report_command(run_dir: str) -> None:
+    """Write RUN_DIR/report.html (one self-contained page of what the run did) and print its path."""
+    from dataprep.report.page import write_report
+
+    click.echo(str(write_report(Path(run_dir))))
+
+
+@main.command("diff")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.option("--show", "show", type=int, default=0, show_default=True, help="Print this many example records.")
+def diff_command(run_a: str, run_b: str, show: int) -> None:
+    """Compare two runs: changed options, records in and out per stage, and for records in one
+    run's final dataset and not the other's, the stage and reason that dropped them."""
+    from dataprep.report.diff import diff_runs
+
+    diff_runs(Path(run_a), Path(run_b)).print(show)
 
 
 @main.command("show")

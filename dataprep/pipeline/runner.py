@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,8 +98,13 @@ def run_pipeline(
     from_stage: str | None = None,
     until_stage: str | None = None,
     quiet: bool = False,
+    report: bool = True,
 ) -> list[StageResult]:
-    """Run (or resume) ``pipeline`` and return what each stage did."""
+    """Run (or resume) ``pipeline`` and return what each stage did.
+
+    With ``report``, the run folder then gets ``report.html`` (see :mod:`dataprep.report`) and
+    the final dataset its ``README.md`` card and ``dataprep.lock.json``.
+    """
     run_dir = pipeline.output_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     cleanup_temp_siblings(run_dir)
@@ -106,12 +112,39 @@ def run_pipeline(
     engine: Engine | None = None
     try:
         engine = make_engine(pipeline.config.executor)
-        return _run(pipeline, run_dir, force, from_stage, until_stage, quiet, engine)
+        results = _run(pipeline, run_dir, force, from_stage, until_stage, quiet, engine)
     finally:
         if engine is not None:
             engine.close()
         log.removeHandler(handler)
         handler.close()
+    if report:
+        try:
+            write_run_documents(pipeline, run_dir)
+        except Exception as exc:  # noqa: BLE001 - the stages' outputs are done and sound
+            log.warning(
+                "could not write the run report (%s: %s); the outputs are complete. "
+                "Rerun `dataprep report %s` with --debug to see why.",
+                type(exc).__name__,
+                exc,
+                run_dir,
+            )
+            if os.environ.get("DATAPREP_DEBUG"):
+                raise
+    return results
+
+
+def write_run_documents(pipeline: Pipeline, run_dir: Path) -> None:
+    """The run's report page, and the dataset card and lock file beside the final dataset."""
+    from dataprep.report.card import write_card
+    from dataprep.report.lock import write_lock
+    from dataprep.report.page import write_report
+    from dataprep.report.run import load_run
+
+    run = load_run(run_dir)
+    write_lock(pipeline, run)
+    write_card(run)
+    write_report(run)
 
 
 def _run(
@@ -127,7 +160,11 @@ def _run(
     first_forced = pipeline.stage(from_stage).index if from_stage else None
     last = pipeline.stage(until_stage).index if until_stage else None
     manifest = load_manifest(run_dir)
-    manifest.update({"pipeline": pipeline.config.name, "dataprep_version": __version__})
+    manifest.update({"pipeline": pipeline.config.name, "dataprep_version": __version__, "seed": seed})
+    # Every planned stage and what this run does with it, so the report can show the stages
+    # that were reused from the cache or never reached (--until, a crash).
+    manifest["plan"] = [{"name": s.name, "stage": s.cls.name, "folder": s.folder} for s in pipeline.stages]
+    manifest["last_run"] = {s.name: "not run" for s in pipeline.stages}
     ctx = StageContext(seed=seed, quiet=quiet, run_dir=run_dir, engine=engine)
     fingerprints: dict[str, str] = {}
     folders: dict[str, Path] = {}
@@ -147,6 +184,7 @@ def _run(
             log.info("%s: unchanged, skipped", stage.folder)
             stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
             results.append(StageResult(stage.name, stage.folder, "skipped", stats))
+            manifest["last_run"][stage.name] = "cached"
             continue
         inputs = [str(folders[name]) for name in stage.upstream]
         inputs += [spec for spec in stage.inputs if spec not in folders]
@@ -165,6 +203,7 @@ def _run(
             stats["dropped"] or "nothing",
             time.perf_counter() - start,
         )
+        manifest["last_run"][stage.name] = "ran"
         manifest["stages"][stage.name] = {
             "stage": stage.cls.name,
             "folder": stage.folder,
@@ -174,4 +213,5 @@ def _run(
         }
         atomic_write_json(run_dir / MANIFEST, manifest)
         results.append(StageResult(stage.name, stage.folder, "ran", stats))
+    atomic_write_json(run_dir / MANIFEST, manifest)
     return results

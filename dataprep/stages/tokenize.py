@@ -207,6 +207,11 @@ class Tokenize(RecordStage):
 
     encoder: Encoder | None = None
 
+    def __init__(self, config: TokenizeConfig, ctx: Any = None) -> None:
+        super().__init__(config, ctx)
+        #: input file -> [examples, tokens] of the examples written (after max_length).
+        self.by_source: dict[str, list[int]] = {}
+
     def _load(self) -> None:
         """The tokenizer and its encoder (once per process: the driver, or a Ray worker)."""
         if self.encoder is not None:
@@ -439,8 +444,10 @@ class Tokenize(RecordStage):
             results[fmt] = self.encoder.finish(request, encoded[at : at + len(request.texts)])
             at += len(request.texts)
         kept = 0
+        sources = job.batch.get("source") or [None] * batch_len(job.batch)
         if "text" in results:
             ids, lengths = results["text"]
+            self._count_sources([sources[i] for i in job.rows["text"]], lengths)
             split.report.lengths(lengths)
             split.writer.write(split.blocks.add(ids, lengths))
             kept += len(lengths)
@@ -461,6 +468,7 @@ class Tokenize(RecordStage):
             parts.append(flat)
         if parts:
             flat = self._fit(Flat.concat(parts), owners, reasons, details, split.report)
+            self._count_sources([sources[i] for i in owners if not reasons[i]], flat.lengths)
             if len(flat):
                 split.writer.write(pack(flat, cfg.max_length) if cfg.packing else unpacked(flat))
             kept += len(flat)
@@ -470,6 +478,13 @@ class Tokenize(RecordStage):
             split_rejects(job.batch, output, stats)
         stats.records_out += kept
         split.report.examples += kept
+
+    def _count_sources(self, sources: list[str | None], lengths: np.ndarray) -> None:
+        """Examples and tokens per input file (the part of ``source`` before ``#``), for the run report."""
+        for source, length in zip(sources, lengths.tolist()):
+            counts = self.by_source.setdefault((source or "?").split("#", 1)[0], [0, 0])
+            counts[0] += 1
+            counts[1] += length
 
     def _fit(
         self, flat: Flat, owners: list[int], reasons: list[str | None], details: list[str | None], report: SplitReport
@@ -510,4 +525,5 @@ class Tokenize(RecordStage):
             "columns": columns,
             **totals,
             "splits": reports,
+            "sources": {k: {"examples": v[0], "tokens": v[1]} for k, v in sorted(self.by_source.items())},
         }

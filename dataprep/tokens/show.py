@@ -56,26 +56,32 @@ def _pieces(tokenizer: Any, ids: list[int]) -> list[str]:
     return [tok if i in special else tokenizer.convert_tokens_to_string([tok]) for i, tok in zip(ids, tokens)]
 
 
+def token_runs(tokenizer: Any, row: dict[str, Any]) -> list[tuple[str, bool, bool]]:
+    """One sequence as (text, masked, starts a packed example) runs of tokens; the report
+    colours them as :func:`render` does."""
+    positions = row.get("position_ids")
+    runs: list[tuple[str, bool, bool]] = []
+    for n, (piece, label) in enumerate(zip(_pieces(tokenizer, row["input_ids"]), row["labels"])):
+        starts = positions is not None and n > 0 and positions[n] == 0
+        masked = label == IGNORE
+        if runs and not starts and runs[-1][1] == masked:
+            runs[-1] = (runs[-1][0] + piece, masked, runs[-1][2])
+        else:
+            runs.append((piece, masked, starts))
+    return runs
+
+
 def render(tokenizer: Any, row: dict[str, Any], color: bool = True) -> Text:
     """One sequence as text: trained tokens green, masked red, example starts marked."""
-    ids, labels = row["input_ids"], row["labels"]
-    positions = row.get("position_ids")
     text = Text()
-    masked_open = False
-    for n, (piece, label) in enumerate(zip(_pieces(tokenizer, ids), labels)):
-        if positions is not None and n and positions[n] == 0:
-            if masked_open and not color:
-                text.append("]]")
-                masked_open = False
+    for piece, masked, starts in token_runs(tokenizer, row):
+        if starts:
             text.append(" | ", style="bold yellow")
-        masked = label == IGNORE
-        if not color and masked != masked_open:
-            text.append("[[" if masked else "]]")
-            masked_open = masked
         shown = piece.replace("\n", "\\n\n")
-        text.append(shown, style="red" if masked else "green")
-    if masked_open and not color:
-        text.append("]]")
+        if color:
+            text.append(shown, style="red" if masked else "green")
+        else:
+            text.append(f"[[{shown}]]" if masked else shown)
     return text
 
 
