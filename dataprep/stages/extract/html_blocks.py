@@ -1,0 +1,120 @@
+"""What main mode drops from trafilatura's output, block by block.
+
+trafilatura keeps three kinds of block that are not the article: the headline (already
+in ``meta.title``), calls to action placed inside the article body (subscribe to the
+newsletter, get the app, tell us what you think) and cross-links to other posts
+("Read more: ...", "Don't miss", "You may also like", with the teaser titles under
+them). Each is recognised by its wording, in English, German, French, Spanish and
+Italian, and only in short blocks, so a paragraph that merely mentions a newsletter
+stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from lxml.html import HtmlElement
+
+# A block this long is prose, whatever words it contains.
+MAX_CHROME_WORDS = 30
+
+# Calls to action: subscribing, signing up, apps, feedback prompts, sharing.
+_CALL_TO_ACTION = re.compile(
+    r"""
+    \b(?:subscrib\w*|newsletter|sign(?:ing)?\s+up|inbox|unsubscribe
+    |tell\s+us\s+what\s+you\s+think|let\s+us\s+know\s+what\s+you\s+think
+    |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+app|follow\s+us\s+on
+    |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
+    |abonnier\w*|jetzt\s+anmelden|newsletter\s+bestellen|teilen\s+sie\s+diesen
+    |abonnez-vous|inscrivez-vous|abonnez\w*
+    |suscr[ií]b\w*|suscripci[oó]n
+    |iscriviti|abbonati)\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# A block that is only a label introducing links to other posts, or starts with one.
+_CROSS_LINK_LABEL = re.compile(
+    r"""
+    (?:read\s+more|see\s+more|see\s+also|related(?:\s+(?:articles?|stories|posts|coverage|content|reading))?
+    |don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
+    |popular\s+(?:now|stories|posts)|most\s+(?:read|popular)|trending(?:\s+now)?
+    |lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema|weitere\s+artikel|das\s+k[öo]nnte\s+sie\s+auch\s+interessieren
+    |(?:[àa]\s+)?lire\s+aussi|voir\s+aussi|sur\s+le\s+m[êe]me\s+sujet
+    |lee\s+tambi[ée]n|te\s+puede\s+interesar|noticias\s+relacionadas|leggi\s+anche)
+    # alone on its line, or followed by a colon (or dash) and the linked title
+    (?:[\s.…!]*$|\s*(?:\(?su\)?)?\s*[:|–—-]\s*\S.*$)
+    """,
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+_WORD = re.compile(r"\w+")
+# Labels over a list of several teasers (where "Read more" or "See also" introduce one link).
+_LIST_LABEL = re.compile(
+    r"""(?:don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|related\s+\w+
+    |popular\s+\w+|most\s+(?:read|popular)|trending(?:\s+now)?|weitere\s+artikel
+    |das\s+k[öo]nnte\s+sie\s+auch\s+interessieren|sur\s+le\s+m[êe]me\s+sujet|te\s+puede\s+interesar
+    |noticias\s+relacionadas)[\s.…!]*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+MAX_TEASER_WORDS = 16
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def page_titles(tree: HtmlElement) -> set[str]:
+    """The page's headline as its ``<title>``, ``og:title`` and ``<h1>`` elements give it, normalised."""
+    titles = {_normal(h1.text_content()) for h1 in tree.iter("h1")}
+    titles.update(_normal(meta.get("content", "")) for meta in tree.iterfind(".//meta[@property='og:title']"))
+    title = tree.findtext(".//title")
+    if title:
+        titles.add(_normal(title))
+    titles.discard("")
+    return titles
+
+
+def is_headline(text: str, titles: set[str]) -> bool:
+    """True when ``text`` is the page's headline: an ``<h1>``/``og:title``, or the start of a ``<title>``."""
+    text = _normal(text)
+    if not text or len(text) > 300:
+        return False
+    # "<title>Headline | Site name</title>": the headline is the title's beginning.
+    return any(text == title or (len(text) >= 15 and title.startswith(text)) for title in titles)
+
+
+def is_chrome(text: str) -> bool:
+    """True for a short block that is a call to action or a label over links to other posts."""
+    if len(_WORD.findall(text)) > MAX_CHROME_WORDS:
+        return False
+    if _CROSS_LINK_LABEL.match(text.strip().strip("()")):
+        return True
+    return _CALL_TO_ACTION.search(text) is not None
+
+
+def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
+    """The blocks that are article text: no headline first (pass no ``titles`` to keep it), no calls to
+    action, no cross-link labels and no teaser titles under a list label."""
+    """The blocks that are article text: no leading headline, no calls to action or cross-link labels."""
+    kept: list[str] = []
+    teasers = False
+    for block in blocks:
+        # Under a label standing alone ("Don't miss", "You may also like"), the teaser titles
+        # follow: short lines, not sentences. The first block that is a sentence ends them.
+        if teasers and _is_teaser_title(block):
+            continue
+        teasers = False
+        if not kept and is_headline(block, titles):
+            continue
+        if is_chrome(block):
+            teasers = _LIST_LABEL.match(block.strip()) is not None or (
+                not _CROSS_LINK_LABEL.match(block.strip()) and ":" not in block
+            )
+            continue
+        kept.append(block)
+    return kept
+
+
+def _is_teaser_title(text: str) -> bool:
+    text = text.strip()
+    return len(_WORD.findall(text)) <= MAX_TEASER_WORDS and "\n" not in text and not text.endswith(".")
