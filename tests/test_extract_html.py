@@ -262,7 +262,10 @@ def test_main_mode_drops_calls_to_action_and_cross_links(tmp_path, write_bytes):
 
 
 def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes):
-    teasers = "<h3>You may also like...</h3><p>Lighthouse keeper retires after forty years</p><p>New cafe opens</p>"
+    teasers = (
+        "<h3>You may also like...</h3><p>Lighthouse keeper retires after forty years</p><p>New cafe opens</p>"
+        "<p>Ferry fares frozen [INSIGHT]<br>Storm closes the pier [VIDEO]</p>"
+    )
     body = paragraphs(STORY[:3]) + teasers + paragraphs(STORY[3:])
     text = main_text_of(tmp_path, write_bytes, story_page(body))
     # The first sentence after the teaser titles ends them.
@@ -279,6 +282,12 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
         ("Suscríbete al boletín", True),
         ("Noticias relacionadas", True),
         ("(Leggi anche su: il nuovo orario)", True),
+        ("[Related: Harbour dredging starts next month]", True),
+        ("Most read in island news", True),
+        ("Follow Island News on Facebook, Twitter and Instagram.", True),
+        ("Sam Reed contributed to this report.", True),
+        ("Tempo de leitura: 1 minuto", True),
+        ("More than forty residents came to the meeting, most of them from the north of the island.", False),
         ("Related research suggests the delays will not end soon.", False),
         ("Trending now is a phrase the operator would rather avoid, its spokesman said.", False),
         ("Read more than a hundred complaints and you see the pattern, she said of the letters.", False),

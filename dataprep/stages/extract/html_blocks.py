@@ -25,6 +25,11 @@ _CALL_TO_ACTION = re.compile(
     \b(?:subscrib\w*|newsletter|sign(?:ing)?\s+up|inbox|unsubscribe
     |tell\s+us\s+what\s+you\s+think|let\s+us\s+know\s+what\s+you\s+think
     |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+app|follow\s+us\s+on
+    |follow\s+.{1,60}?\s+on\s+(?:facebook|twitter|instagram|youtube|linkedin)
+    |(?:like|love)\s+to\s+hear\s+(?:what\s+you\s+think|from\s+you)|if\s+you\s+enjoyed\s+this\s+(?:article|story|post)
+    |contributed\s+to\s+this\s+(?:report|story|article)
+    |(?:reading\s+time|lesezeit|temps\s+de\s+lecture|tiempo\s+de\s+lectura|tempo\s+de\s+leitura)\s*:?\s*\d+
+    |\d+\s+min(?:ute)?s?\s+read
     |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
     |abonnier\w*|jetzt\s+anmelden|newsletter\s+bestellen|teilen\s+sie\s+diesen
     |abonnez-vous|inscrivez-vous|abonnez\w*
@@ -36,14 +41,15 @@ _CALL_TO_ACTION = re.compile(
 # A block that is only a label introducing links to other posts, or starts with one.
 _CROSS_LINK_LABEL = re.compile(
     r"""
-    (?:read\s+more|see\s+more|see\s+also|related(?:\s+(?:articles?|stories|posts|coverage|content|reading))?
+    (?:read\s+more|see\s+more|see\s+also|related(?:\s+(?:articles?|stor(?:y|ies)|posts?|coverage|content|reading))?
+    |more|also|explore\s+further|most\s+read\s+in\s+[\w\s]{1,40}
     |don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
     |popular\s+(?:now|stories|posts)|most\s+(?:read|popular)|trending(?:\s+now)?
     |lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema|weitere\s+artikel|das\s+k[öo]nnte\s+sie\s+auch\s+interessieren
     |(?:[àa]\s+)?lire\s+aussi|voir\s+aussi|sur\s+le\s+m[êe]me\s+sujet
     |lee\s+tambi[ée]n|te\s+puede\s+interesar|noticias\s+relacionadas|leggi\s+anche)
     # alone on its line, or followed by a colon (or dash) and the linked title
-    (?:[\s.…!]*$|\s*(?:\(?su\)?)?\s*[:|–—-]\s*\S.*$)
+    (?:[\s.…!:]*$|\s*(?:\(?su\)?)?\s*[:|–—-]\s*\S.*$)
     """,
     re.IGNORECASE | re.VERBOSE | re.DOTALL,
 )
@@ -51,9 +57,9 @@ _WORD = re.compile(r"\w+")
 # Labels over a list of several teasers (where "Read more" or "See also" introduce one link).
 _LIST_LABEL = re.compile(
     r"""(?:don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|related\s+\w+
-    |popular\s+\w+|most\s+(?:read|popular)|trending(?:\s+now)?|weitere\s+artikel
+    |popular\s+\w+|most\s+(?:read|popular)(?:\s+in\s+[\w\s]{1,40})?|more|trending(?:\s+now)?|weitere\s+artikel
     |das\s+k[öo]nnte\s+sie\s+auch\s+interessieren|sur\s+le\s+m[êe]me\s+sujet|te\s+puede\s+interesar
-    |noticias\s+relacionadas)[\s.…!]*$""",
+    |noticias\s+relacionadas)[\s.…!:]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 MAX_TEASER_WORDS = 16
@@ -87,7 +93,7 @@ def is_chrome(text: str) -> bool:
     """True for a short block that is a call to action or a label over links to other posts."""
     if len(_WORD.findall(text)) > MAX_CHROME_WORDS:
         return False
-    if _CROSS_LINK_LABEL.match(text.strip().strip("()")):
+    if _CROSS_LINK_LABEL.match(text.strip().strip("()[]")):
         return True
     return _CALL_TO_ACTION.search(text) is not None
 
@@ -95,7 +101,6 @@ def is_chrome(text: str) -> bool:
 def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
     """The blocks that are article text: no headline first (pass no ``titles`` to keep it), no calls to
     action, no cross-link labels and no teaser titles under a list label."""
-    """The blocks that are article text: no leading headline, no calls to action or cross-link labels."""
     kept: list[str] = []
     teasers = False
     for block in blocks:
@@ -116,5 +121,8 @@ def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
 
 
 def _is_teaser_title(text: str) -> bool:
-    text = text.strip()
-    return len(_WORD.findall(text)) <= MAX_TEASER_WORDS and "\n" not in text and not text.endswith(".")
+    # One title per block, or a few under one another (a list rendered as lines).
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return 0 < len(lines) <= 10 and all(
+        len(_WORD.findall(line)) <= MAX_TEASER_WORDS and not line.endswith(".") for line in lines
+    )
