@@ -287,6 +287,12 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
         ("Follow Island News on Facebook, Twitter and Instagram.", True),
         ("Sam Reed contributed to this report.", True),
         ("Tempo de leitura: 1 minuto", True),
+        ("Pick Six Newsletter", True),
+        ("Zum Newsletter anmelden", True),
+        ("Keep an eye on your inbox for the latest island news.", True),
+        # A newsletter or an inbox in news is not a call to action.
+        ("The ferry operators' newsletter reached 3,000 members.", False),
+        ("Her inbox was full of complaints, she said.", False),
         ("More than forty residents came to the meeting, most of them from the north of the island.", False),
         ("Related research suggests the delays will not end soon.", False),
         ("Trending now is a phrase the operator would rather avoid, its spokesman said.", False),

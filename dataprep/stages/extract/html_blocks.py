@@ -22,7 +22,7 @@ MAX_CHROME_WORDS = 30
 # Calls to action: subscribing, signing up, apps, feedback prompts, sharing.
 _CALL_TO_ACTION = re.compile(
     r"""
-    \b(?:subscrib\w*|newsletter|sign(?:ing)?\s+up|inbox|unsubscribe
+    \b(?:subscrib\w*|sign(?:ing)?\s+up|unsubscribe
     |tell\s+us\s+what\s+you\s+think|let\s+us\s+know\s+what\s+you\s+think
     |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+app|follow\s+us\s+on
     |follow\s+.{1,60}?\s+on\s+(?:facebook|twitter|instagram|youtube|linkedin)
@@ -31,13 +31,22 @@ _CALL_TO_ACTION = re.compile(
     |(?:reading\s+time|lesezeit|temps\s+de\s+lecture|tiempo\s+de\s+lectura|tempo\s+de\s+leitura)\s*:?\s*\d+
     |\d+\s+min(?:ute)?s?\s+read
     |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
-    |abonnier\w*|jetzt\s+anmelden|newsletter\s+bestellen|teilen\s+sie\s+diesen
+    |abonnier\w*|jetzt\s+anmelden|newsletter\s+(?:anmelden|bestellen|abonnieren)|teilen\s+sie\s+diesen
+    |inscription\s+(?:[àa]\s+la\s+)?newsletter|newsletter\s+gratuite
     |abonnez-vous|inscrivez-vous|abonnez\w*
     |suscr[ií]b\w*|suscripci[oó]n
     |iscriviti|abbonati)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+# Words that are a call to action only when the block addresses the reader ("our newsletter",
+# "your inbox"): "The newsletter reached 3,000 members" is news.
+_ADDRESSED_NOUN = re.compile(r"\b(?:newsletter|inbox|e-?mail\s+alerts?|posteingang)\b", re.IGNORECASE)
+_READER = re.compile(
+    r"\b(?:you|your|our|us|sie|ihr|ihren|unser\w*|vous|votre|notre|nos|tu|tus|nuestr[oa]s?)\b", re.IGNORECASE
+)
+# The heading of a sign-up box: "Pick Six Newsletter", "Der Morgen-Newsletter".
+_NEWSLETTER_BOX = re.compile(r"(?:\S+\s+){0,4}\S*newsletter[s]?[\s.!:]*$", re.IGNORECASE)
 # A block that is only a label introducing links to other posts, or starts with one.
 _CROSS_LINK_LABEL = re.compile(
     r"""
@@ -95,7 +104,11 @@ def is_chrome(text: str) -> bool:
         return False
     if _CROSS_LINK_LABEL.match(text.strip().strip("()[]")):
         return True
-    return _CALL_TO_ACTION.search(text) is not None
+    if _CALL_TO_ACTION.search(text) is not None:
+        return True
+    if _NEWSLETTER_BOX.match(text.strip()):
+        return True
+    return _ADDRESSED_NOUN.search(text) is not None and _READER.search(text) is not None
 
 
 def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
