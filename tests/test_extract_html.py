@@ -288,6 +288,12 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
         ("Sam Reed contributed to this report.", True),
         ("Tempo de leitura: 1 minuto", True),
         ("Pick Six Newsletter", True),
+        ("Lea también: Cierran el puerto por la tormenta", True),
+        ("LE PUEDE INTERESAR: El nuevo horario del ferri", True),
+        ("Mehr zum Thema auf inselnews.example", True),
+        ("Das Thema könnte dich auch interessieren:", True),
+        ("Pour lire la suite", True),
+        ("Lee: I think the timetable works.", False),
         ("Zum Newsletter anmelden", True),
         ("Keep an eye on your inbox for the latest island news.", True),
         # A newsletter or an inbox in news is not a call to action.

@@ -24,7 +24,7 @@ _CALL_TO_ACTION = re.compile(
     r"""
     \b(?:subscrib\w*|sign(?:ing)?\s+up|unsubscribe
     |tell\s+us\s+what\s+you\s+think|let\s+us\s+know\s+what\s+you\s+think
-    |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+app|follow\s+us\s+on
+    |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+(?:\w+\s+){0,2}apps?|follow\s+us\s+on
     |follow\s+.{1,60}?\s+on\s+(?:facebook|twitter|instagram|youtube|linkedin)
     |(?:like|love)\s+to\s+hear\s+(?:what\s+you\s+think|from\s+you)|if\s+you\s+enjoyed\s+this\s+(?:article|story|post)
     |contributed\s+to\s+this\s+(?:report|story|article)
@@ -32,7 +32,7 @@ _CALL_TO_ACTION = re.compile(
     |\d+\s+min(?:ute)?s?\s+read
     |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
     |abonnier\w*|jetzt\s+anmelden|newsletter\s+(?:anmelden|bestellen|abonnieren)|teilen\s+sie\s+diesen
-    |inscription\s+(?:[àa]\s+la\s+)?newsletter|newsletter\s+gratuite
+    |inscription\s+(?:[àa]\s+la\s+)?newsletter|newsletter\s+gratuite|pour\s+lire\s+la\s+suite|pour\s+acc[ée]der\s+en\s+illimit[ée]
     |abonnez-vous|inscrivez-vous|abonnez\w*
     |suscr[ií]b\w*|suscripci[oó]n
     |iscriviti|abbonati)\b
@@ -54,9 +54,10 @@ _CROSS_LINK_LABEL = re.compile(
     |more|also|explore\s+further|most\s+read\s+in\s+[\w\s]{1,40}
     |don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
     |popular\s+(?:now|stories|posts)|most\s+(?:read|popular)|trending(?:\s+now)?
-    |lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema|weitere\s+artikel|das\s+k[öo]nnte\s+sie\s+auch\s+interessieren
+    |lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema(?:\s+auf\s+\S+)?|weitere\s+(?:artikel|beitr[äa]ge)\b[^:]{0,40}
+    |(?:das\s+)?(?:thema\s+)?k[öo]nnte\s+(?:sie|dich|euch)\s+auch\s+interessieren
     |(?:[àa]\s+)?lire\s+aussi|voir\s+aussi|sur\s+le\s+m[êe]me\s+sujet
-    |lee\s+tambi[ée]n|te\s+puede\s+interesar|noticias\s+relacionadas|leggi\s+anche)
+    |le[ea]\s+(?:tambi[ée]n|m[áa]s)|(?:te|le)\s+puede\s+interesar|noticias\s+relacionadas|leggi\s+anche)
     # alone on its line, or followed by a colon (or dash) and the linked title
     (?:[\s.…!:]*$|\s*(?:\(?su\)?)?\s*[:|–—-]\s*\S.*$)
     """,
@@ -67,7 +68,8 @@ _WORD = re.compile(r"\w+")
 _LIST_LABEL = re.compile(
     r"""(?:don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|related\s+\w+
     |popular\s+\w+|most\s+(?:read|popular)(?:\s+in\s+[\w\s]{1,40})?|more|trending(?:\s+now)?|weitere\s+artikel
-    |das\s+k[öo]nnte\s+sie\s+auch\s+interessieren|sur\s+le\s+m[êe]me\s+sujet|te\s+puede\s+interesar
+    |(?:das\s+)?(?:thema\s+)?k[öo]nnte\s+(?:sie|dich|euch)\s+auch\s+interessieren|sur\s+le\s+m[êe]me\s+sujet
+    |(?:te|le)\s+puede\s+interesar
     |noticias\s+relacionadas)[\s.…!:]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
