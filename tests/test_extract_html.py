@@ -299,6 +299,10 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
         # A newsletter or an inbox in news is not a call to action.
         ("The ferry operators' newsletter reached 3,000 members.", False),
         ("Her inbox was full of complaints, she said.", False),
+        ("Subscribers to the ferry pass rose by a tenth.", False),
+        ("The operator continued to sign up additional crews over the summer.", False),
+        ("Sign up now", True),
+        ("RSS-Feed abonnieren", True),
         ("More than forty residents came to the meeting, most of them from the north of the island.", False),
         ("Related research suggests the delays will not end soon.", False),
         ("Trending now is a phrase the operator would rather avoid, its spokesman said.", False),

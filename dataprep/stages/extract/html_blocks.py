@@ -22,8 +22,7 @@ MAX_CHROME_WORDS = 30
 # Calls to action: subscribing, signing up, apps, feedback prompts, sharing.
 _CALL_TO_ACTION = re.compile(
     r"""
-    \b(?:subscrib\w*|sign(?:ing)?\s+up|unsubscribe
-    |tell\s+us\s+what\s+you\s+think|let\s+us\s+know\s+what\s+you\s+think
+    \b(?:unsubscribe|tell\s+us\s+what\s+you\s+think|let\s+us\s+know\s+what\s+you\s+think
     |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+(?:\w+\s+){0,2}apps?|follow\s+us\s+on
     |follow\s+.{1,60}?\s+on\s+(?:facebook|twitter|instagram|youtube|linkedin)
     |(?:like|love)\s+to\s+hear\s+(?:what\s+you\s+think|from\s+you)|if\s+you\s+enjoyed\s+this\s+(?:article|story|post)
@@ -31,19 +30,26 @@ _CALL_TO_ACTION = re.compile(
     |(?:reading\s+time|lesezeit|temps\s+de\s+lecture|tiempo\s+de\s+lectura|tempo\s+de\s+leitura)\s*:?\s*\d+
     |\d+\s+min(?:ute)?s?\s+read
     |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
-    |abonnier\w*|jetzt\s+anmelden|newsletter\s+(?:anmelden|bestellen|abonnieren)|teilen\s+sie\s+diesen
+    |jetzt\s+anmelden|newsletter\s+(?:anmelden|bestellen|abonnieren)|teilen\s+sie\s+diesen
     |inscription\s+(?:[àa]\s+la\s+)?newsletter|newsletter\s+gratuite|pour\s+lire\s+la\s+suite|pour\s+acc[ée]der\s+en\s+illimit[ée]
-    |abonnez-vous|inscrivez-vous|abonnez\w*
-    |suscr[ií]b\w*|suscripci[oó]n
-    |iscriviti|abbonati)\b
+    |abonnez-vous|inscrivez-vous|iscriviti|abbonati)\b
     """,
     re.IGNORECASE | re.VERBOSE,
 )
 # Words that are a call to action only when the block addresses the reader ("our newsletter",
-# "your inbox"): "The newsletter reached 3,000 members" is news.
-_ADDRESSED_NOUN = re.compile(r"\b(?:newsletter|inbox|e-?mail\s+alerts?|posteingang)\b", re.IGNORECASE)
+# "your inbox") or gives an order (below): "Subscribers rose by a tenth" is news.
+_ADDRESSED_NOUN = re.compile(
+    r"\b(?:newsletter|inbox|e-?mail\s+alerts?|posteingang|subscrib\w*|sign(?:ing)?\s+up|abonnier\w*|abonnez\w*"
+    r"|suscr[ií]b\w*|suscripci[oó]n)\b",
+    re.IGNORECASE,
+)
 _READER = re.compile(
     r"\b(?:you|your|our|us|sie|ihr|ihren|unser\w*|vous|votre|notre|nos|tu|tus|nuestr[oa]s?)\b", re.IGNORECASE
+)
+# The same words as an order: "Subscribe now", "Sign up", "RSS-Feed abonnieren" (German puts it last).
+_IMPERATIVE = re.compile(
+    r"(?:subscribe|sign\s+up|abonnieren|abonnez|suscr[ií]bete|suscr[ií]base)\b|.*\babonnieren[\s.!]*$",
+    re.IGNORECASE | re.DOTALL,
 )
 # The heading of a sign-up box: "Pick Six Newsletter", "Der Morgen-Newsletter".
 _NEWSLETTER_BOX = re.compile(r"(?:\S+\s+){0,4}\S*newsletter[s]?[\s.!:]*$", re.IGNORECASE)
@@ -109,6 +115,8 @@ def is_chrome(text: str) -> bool:
     if _CALL_TO_ACTION.search(text) is not None:
         return True
     if _NEWSLETTER_BOX.match(text.strip()):
+        return True
+    if _IMPERATIVE.match(text.strip()):
         return True
     return _ADDRESSED_NOUN.search(text) is not None and _READER.search(text) is not None
 
