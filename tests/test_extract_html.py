@@ -119,6 +119,208 @@ def test_short_trafilatura_result_falls_back_to_a_single_main_landmark(
         assert record["text"] == "Shelf 0."
 
 
+# ---- main mode: what goes before and after trafilatura ---------------------------------
+
+STORY = [
+    "The harbour authority approved the new ferry timetable on Tuesday after a year of complaints from island "
+    "residents about cancelled crossings, missed hospital appointments and children arriving late for school.",
+    "Under the plan, the first boat leaves at six in the morning instead of half past seven, and two extra "
+    "crossings run on Friday and Sunday evenings, when demand from weekend visitors is at its highest.",
+    "The operator said the change needs one more crew and a second mooring on the mainland side, both of which "
+    "should be in place by the spring, and that fares will stay at this year's level until at least June.",
+    "Residents' groups welcomed the decision but said they would keep counting cancellations, and asked the "
+    "authority to publish monthly figures so that the promise of a more reliable service can be checked.",
+]
+
+
+def story_page(body: str, title: str = "Ferry timetable approved | Island News") -> str:
+    head = f"<meta charset='utf-8'><title>{title}</title>"
+    nav = "<header><nav><a href='/'>Home</a> <a href='/news'>News</a></nav></header>"
+    return page(f"{nav}<main><article>{body}</article></main><footer>Island News Ltd</footer>", head)
+
+
+def paragraphs(texts) -> str:
+    return "".join(f"<p>{text}</p>" for text in texts)
+
+
+def main_text_of(tmp_path, write_bytes, html: str, **options) -> str:
+    path = write_bytes("story.html", html.encode())
+    extract(path, tmp_path / "o", **options)
+    [record] = read_records(tmp_path / "o")
+    return record["text"]
+
+
+def test_main_mode_drops_a_hidden_schema_org_copy_of_the_article(tmp_path, write_bytes):
+    # A display:none microdata block repeating the article with its dates, image URL and keywords,
+    # ahead of the visible story: trafilatura takes its itemprop=articleBody first.
+    hidden = (
+        "<div style='display:none;' itemscope itemtype='http://schema.org/NewsArticle'>"
+        "<div itemprop='articleBody'><div itemprop='keywords'>ferry,timetable,island</div>"
+        "<div itemprop='datePublished'>2024-03-05T08:57:40+01:00</div>"
+        "<div itemprop='url'>https://cdn.example/ferry-500x250.jpg</div>"
+        f"{paragraphs(STORY)}</div></div>"
+    )
+    html = page(f"{hidden}<div class='story'>{paragraphs(STORY)}</div>", "<title>Ferry timetable approved</title>")
+    text = main_text_of(tmp_path, write_bytes, html)
+    assert text.split("\n\n") == STORY
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "<span hidden>HIDDEN-CARD Ferry operator profile</span>",
+        "<span aria-hidden='true'>HIDDEN-CARD Ferry operator profile</span>",
+        "<span style='visibility: hidden'>HIDDEN-CARD Ferry operator profile</span>",
+        "<span style='DISPLAY:NONE'>HIDDEN-CARD Ferry operator profile</span>",
+    ],
+)
+def test_main_mode_drops_hidden_elements_inside_the_text(tmp_path, write_bytes, hidden):
+    # A pop-up card behind a name, shown on hover: its text sat glued into the sentence.
+    first = STORY[0].replace("The harbour authority", f"The harbour authority{hidden}", 1)
+    text = main_text_of(tmp_path, write_bytes, story_page(paragraphs([first, *STORY[1:]])))
+    assert "HIDDEN-CARD" not in text
+    assert STORY[0] in text
+
+
+def test_main_mode_drops_bare_microdata_values_but_keeps_microdata_prose(tmp_path, write_bytes):
+    body = (
+        f"<div itemprop='articleBody'><p itemprop='description'>{STORY[0]}</p>"
+        "<div itemprop='dateModified'>2024-03-05T08:57:40Z</div>"
+        f"{paragraphs(STORY[1:3])}<div itemprop='image'>https://cdn.example/ferry.jpg</div>{paragraphs(STORY[3:])}</div>"
+    )
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_prune_hidden_removes_microdata_values_and_keeps_the_tail_text():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import prune_hidden
+
+    tree = fromstring(
+        "<html><body><article><p itemprop='description'>Ferry timetable approved.</p>"
+        "<p>Posted <span itemprop='datePublished'>2024-03-05</span> by the desk.</p>"
+        "<p><span itemprop='image'>https://cdn.example/ferry.jpg</span><span itemprop='ratingValue'>4.5</span></p>"
+        "<div itemprop='author'><span itemprop='name'>Sam Reed</span></div>"
+        "<p>Crossing <b hidden>HIDDEN</b>times<i aria-hidden='true'>*</i> change.</p></article></body></html>"
+    )
+    assert prune_hidden(tree) == 5
+    assert tree.text_content() == "Ferry timetable approved.Posted  by the desk.Sam ReedCrossing times change."
+
+
+def test_main_mode_joins_an_article_body_split_around_an_ad(tmp_path, write_bytes):
+    # trafilatura takes the first articleBody block only; the second half of the story was lost.
+    body = (
+        f"<div itemprop='articleBody'>{paragraphs(STORY[:2])}</div>"
+        "<div class='ad-slot'>ADVERTISEMENT</div>"
+        f"<div itemprop='articleBody'>{paragraphs(STORY[2:])}</div>"
+    )
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_main_mode_joins_body_blocks_in_sibling_wrappers(tmp_path, write_bytes):
+    wrapper = "<div class='story-wrap'><div class='article-body'>{}</div></div>"
+    body = (
+        wrapper.format(paragraphs(STORY[:2])) + "<aside>ADVERTISEMENT</aside>" + wrapper.format(paragraphs(STORY[2:]))
+    )
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_main_mode_drops_the_headline_which_meta_title_keeps(tmp_path, write_bytes):
+    html = story_page(f"<h1>Ferry timetable approved</h1>{paragraphs(STORY)}")
+    path = write_bytes("story.html", html.encode())
+    extract(path, tmp_path / "a")
+    [record] = read_records(tmp_path / "a")
+    assert record["text"].split("\n\n") == STORY
+    assert record["meta"]["title"] == "Ferry timetable approved | Island News"
+    extract(path, tmp_path / "b", keep_headline=True)
+    assert texts(tmp_path / "b")[0].split("\n\n") == ["Ferry timetable approved", *STORY]
+
+
+def test_main_mode_keeps_a_first_paragraph_that_is_not_the_headline(tmp_path, write_bytes):
+    text = main_text_of(tmp_path, write_bytes, story_page(paragraphs(STORY), title="Ferry"))
+    assert text.split("\n\n") == STORY
+
+
+def test_main_mode_drops_calls_to_action_and_cross_links(tmp_path, write_bytes):
+    chrome = [
+        "Subscribe to the Island Morning newsletter",
+        "Tell us what YOU think...",
+        "Read more: Harbour dredging starts next month",
+        "CLICK HERE TO GET THE ISLAND NEWS APP",
+    ]
+    # Prose that mentions a newsletter is not a call to action.
+    prose = (
+        "The authority will announce later changes in its monthly newsletter and on the notice board at the "
+        "terminal, and it has promised to consult residents before any further cut to the winter service."
+    )
+    body = paragraphs([STORY[0], chrome[0], STORY[1], chrome[1], chrome[2], STORY[2], chrome[3], STORY[3], prose])
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == [*STORY, prose]
+
+
+def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes):
+    teasers = (
+        "<h3>You may also like...</h3><p>Lighthouse keeper retires after forty years</p><p>New cafe opens</p>"
+        "<p>Ferry fares frozen [INSIGHT]<br>Storm closes the pier [VIDEO]</p>"
+    )
+    body = paragraphs(STORY[:3]) + teasers + paragraphs(STORY[3:])
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    # The first sentence after the teaser titles ends them.
+    assert text.split("\n\n") == STORY
+
+
+@pytest.mark.parametrize(
+    ("block", "chrome"),
+    [
+        ("Lesen Sie auch: Neue Fähre ab Mai", True),
+        ("Jetzt Newsletter abonnieren", True),
+        ("À lire aussi : la nouvelle ligne", True),
+        ("Abonnez-vous à notre lettre", True),
+        ("Suscríbete al boletín", True),
+        ("Noticias relacionadas", True),
+        ("(Leggi anche su: il nuovo orario)", True),
+        ("[Related: Harbour dredging starts next month]", True),
+        ("Most read in island news", True),
+        ("Follow Island News on Facebook, Twitter and Instagram.", True),
+        ("Sam Reed contributed to this report.", True),
+        ("Tempo de leitura: 1 minuto", True),
+        ("Pick Six Newsletter", True),
+        ("Lea también: Cierran el puerto por la tormenta", True),
+        ("LE PUEDE INTERESAR: El nuevo horario del ferri", True),
+        ("Mehr zum Thema auf inselnews.example", True),
+        ("Das Thema könnte dich auch interessieren:", True),
+        ("Pour lire la suite", True),
+        ("Lee: I think the timetable works.", False),
+        ("Zum Newsletter anmelden", True),
+        ("Keep an eye on your inbox for the latest island news.", True),
+        # A newsletter or an inbox in news is not a call to action.
+        ("The ferry operators' newsletter reached 3,000 members.", False),
+        ("Her inbox was full of complaints, she said.", False),
+        ("Subscribers to the ferry pass rose by a tenth.", False),
+        ("The operator continued to sign up additional crews over the summer.", False),
+        ("Sign up now", True),
+        ("RSS-Feed abonnieren", True),
+        ("More than forty residents came to the meeting, most of them from the north of the island.", False),
+        ("Related research suggests the delays will not end soon.", False),
+        ("Trending now is a phrase the operator would rather avoid, its spokesman said.", False),
+        ("Read more than a hundred complaints and you see the pattern, she said of the letters.", False),
+    ],
+)
+def test_calls_to_action_and_cross_link_labels_in_several_languages(block, chrome):
+    from dataprep.stages.extract.html_blocks import is_chrome
+
+    assert is_chrome(block) is chrome
+
+
+def test_a_long_block_is_prose_whatever_its_words():
+    from dataprep.stages.extract.html_blocks import MAX_CHROME_WORDS, is_chrome
+
+    assert not is_chrome("Subscribe " + "word " * MAX_CHROME_WORDS)
+
+
 FORUM = """<html><head><title>Battery drains overnight - Garage Forum</title></head><body>
 <div class="navbar"><a href="/">Board index</a> <a href="/faq">FAQ</a></div>
 {posts}

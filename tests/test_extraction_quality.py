@@ -60,3 +60,41 @@ def test_main_mode_beats_get_text_on_our_page_set():
     ours, baseline = _f1(main), _f1(get_text)
     assert ours >= 0.94
     assert ours - baseline >= 0.15
+
+
+def test_snippets_are_found_as_exact_substrings_and_pooled_over_pages():
+    from dataprep.evaluate.extraction import SnippetCounts, match_snippets, snippet_score
+
+    text = "The ferry leaves at six.\n\nSubscribe to our newsletter"
+    one = match_snippets(text, ["ferry leaves at six", "two extra crossings"], ["Subscribe to", "Home | News"])
+    assert one == SnippetCounts(tp=1, fn=1, fp=1, tn=1)
+    # Case and spacing count: the gold snippet is matched as written.
+    assert match_snippets(text, ["The Ferry"], []).fn == 1
+    assert match_snippets(None, ["ferry"], ["menu"]) == SnippetCounts(tp=0, fn=1, fp=0, tn=1)
+    two = SnippetCounts(tp=3, fn=0, fp=0, tn=2)
+    scores = snippet_score([one, two])
+    assert scores.precision == pytest.approx(4 / 5) and scores.recall == pytest.approx(4 / 5)
+    assert scores.f1 == pytest.approx(0.8) and scores.accuracy == pytest.approx(7 / 9) and scores.pages == 2
+
+
+def test_quality_benchmark_says_when_the_dev_set_is_absent(tmp_path, capsys):
+    from benchmarks.html_quality import main
+
+    main(["--no-own", "--extractors", "main", "--devdata", str(tmp_path)])
+    assert "is absent, so the snippet-gold pages were not scored" in capsys.readouterr().out
+
+
+def test_quality_benchmark_scores_a_snippet_set_page_by_page(tmp_path, capsys):
+    from benchmarks.html_quality import main
+
+    html = (PAGES / "html" / "news-bike-lanes.html").read_text(encoding="utf-8")
+    (tmp_path / "html" / "pages").mkdir(parents=True)
+    (tmp_path / "html" / "pages" / "bike.html").write_text(html, encoding="utf-8")
+    gold = json.loads((PAGES / "ground-truth.json").read_text(encoding="utf-8"))["news-bike-lanes"]["articleBody"]
+    entry = {"id": "bike.html", "url": "", "with": [gold[:40]], "without": ["SNIPPET-NOWHERE"]}
+    (tmp_path / "html" / "gold.jsonl").write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    main(["--no-own", "--extractors", "main,trafilatura", "--devdata", str(tmp_path), "--all-pages"])
+    out = capsys.readouterr().out
+    assert "1 pages, 2 snippets" in out
+    [row] = [line for line in out.splitlines() if line.strip().startswith("bike.html")]
+    assert row.split()[1:] == ["1/1", "0/1", "1/1", "0/1"]

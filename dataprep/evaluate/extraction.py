@@ -1,4 +1,5 @@
-"""Main-text extraction quality: the token 4-gram shingle F1 of the Zyte article-extraction benchmark.
+"""Main-text extraction quality: the token 4-gram shingle F1 of the Zyte article-extraction benchmark,
+and the must-contain / must-not-contain snippet metric of trafilatura's evaluation set.
 
 Per page, the extracted and the gold text are split into word tokens (``\\w+``) and
 cut into overlapping 4-token shingles; shingles are matched as multisets, giving true
@@ -75,3 +76,51 @@ def score(matches: Iterable[PageMatch]) -> Scores:
     recall = statistics.fmean(recalls) if recalls else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Scores(precision=precision, recall=recall, f1=f1, pages=len(matches))
+
+
+@dataclass(frozen=True)
+class SnippetCounts:
+    """One page against snippet gold: ``with`` snippets found (tp) or missed (fn), ``without`` found (fp) or not (tn).
+
+    The metric of trafilatura's own evaluation (its ``tests/evaldata.json``): a snippet counts as
+    found when it is a substring of the extracted text, exactly as written.
+    """
+
+    tp: int
+    fn: int
+    fp: int
+    tn: int
+
+    def __add__(self, other: SnippetCounts) -> SnippetCounts:
+        return SnippetCounts(self.tp + other.tp, self.fn + other.fn, self.fp + other.fp, self.tn + other.tn)
+
+
+def match_snippets(
+    predicted: str | None, must_contain: Iterable[str], must_not_contain: Iterable[str]
+) -> SnippetCounts:
+    """Count the snippets of one page that the extracted text does and does not contain."""
+    text = predicted or ""
+    found = [snippet in text for snippet in must_contain]
+    leaked = [snippet in text for snippet in must_not_contain]
+    return SnippetCounts(tp=sum(found), fn=len(found) - sum(found), fp=sum(leaked), tn=len(leaked) - sum(leaked))
+
+
+@dataclass(frozen=True)
+class SnippetScores:
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    pages: int
+
+
+def snippet_score(pages: Iterable[SnippetCounts]) -> SnippetScores:
+    """Precision, recall and F1 over all snippets of all pages (pooled, not averaged per page)."""
+    pages = list(pages)
+    total = sum(pages, SnippetCounts(0, 0, 0, 0))
+    precision = total.tp / (total.tp + total.fp) if total.tp + total.fp else 0.0
+    recall = total.tp / (total.tp + total.fn) if total.tp + total.fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    snippets = total.tp + total.fn + total.fp + total.tn
+    accuracy = (total.tp + total.tn) / snippets if snippets else 0.0
+    return SnippetScores(precision=precision, recall=recall, f1=f1, accuracy=accuracy, pages=len(pages))

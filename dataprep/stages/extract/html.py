@@ -76,6 +76,11 @@ class ExtractHtmlConfig(StageConfig):
         description="main mode: on a thread page of a known forum engine (phpBB, XenForo, vBulletin, Discourse, "
         "MyBB, SMF, Invision, schema.org markup), take the text of every post.",
     )
+    keep_headline: bool = Field(
+        False,
+        description="main mode: keep the headline as the first paragraph; by default it is dropped from the "
+        "text when it repeats the page's <h1>, og:title or <title> (meta.title holds it either way).",
+    )
     min_main_chars: int = Field(
         250,
         description="main mode: when trafilatura returns fewer characters, try the text of the page's "
@@ -178,6 +183,7 @@ class ExtractHtml(SourceStage):
             include_comments=config.include_comments,
             min_chars=config.min_main_chars,
             forum_threads=config.forum_threads,
+            keep_headline=config.keep_headline,
         )
         self.encodings: Counter[str] = Counter()
         self.extractors: Counter[str] = Counter()

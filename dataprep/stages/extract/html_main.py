@@ -9,6 +9,10 @@ finds nothing, which happens on pages with little prose in ``<p>`` tags (content
 those, the fallback is the visible text of the page's one ``<main>`` (or ``role=main``,
 or single ``<article>``) element, or of the whole page when trafilatura returned
 nothing at all.
+
+Around trafilatura, main mode first removes what a reader never sees and rejoins an
+article body split around ads (:mod:`html_prune`), then drops the headline, calls to
+action and cross-links to other posts from its output (:mod:`html_blocks`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
+from dataprep.stages.extract.html_blocks import keep_blocks, page_titles
 from dataprep.stages.extract.html_forum import forum_posts
+from dataprep.stages.extract.html_prune import join_split_bodies, prune_hidden
 from dataprep.stages.extract.html_text import parse, visible_text
 
 # Each page trafilatura gives up on is already counted and written to rejects.jsonl
@@ -58,6 +64,7 @@ class MainOptions:
     include_comments: bool = False
     min_chars: int = 250
     forum_threads: bool = True
+    keep_headline: bool = False
 
 
 def _blocks(body: HtmlElement | None) -> list[str]:
@@ -76,6 +83,7 @@ def _blocks(body: HtmlElement | None) -> list[str]:
 
 def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
     """trafilatura's main text of a parsed page, paragraphs separated by blank lines."""
+    titles = set() if options.keep_headline else page_titles(tree)
     document = trafilatura.bare_extraction(
         tree,
         output_format="python",
@@ -89,6 +97,7 @@ def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
     if document is None:
         return ""
     blocks = _blocks(document.body)
+    blocks = keep_blocks(blocks, titles)
     if options.include_comments:
         blocks += _blocks(document.commentsbody)
     return "\n\n".join(blocks)
@@ -121,6 +130,8 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
     text = ""
     if tree is not None:
         prune_forum_chrome(tree)
+        prune_hidden(tree)
+        join_split_bodies(tree)
         text = trafilatura_text(tree, options)
     if len(text) >= options.min_chars:
         return text, "trafilatura"

@@ -1,0 +1,99 @@
+"""What main mode removes from a page before trafilatura sees it.
+
+trafilatura already drops hidden elements, but only when that costs little text (its
+over-pruning guard puts them back otherwise), so a hidden schema.org block that repeats
+the whole article, with its ISO dates, image URLs and keyword lists, ends up in the
+text. Pages hide things a reader never sees for many reasons (microdata, pop-up cards
+behind a name, off-canvas menus, screen-reader labels); none of it is main text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# Attributes whose presence alone makes an element a candidate; tested by XPath, not per element in Python.
+_CANDIDATES = XPath(".//*[@style or @hidden or @aria-hidden or @itemprop]")
+# A microdata value, not prose: an ISO 8601 date or time, a URL, or a bare number.
+_METADATA_VALUE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|https?://\S+|\d+(?:\.\d+)?",
+)
+
+
+def _hidden(element: HtmlElement) -> bool:
+    attrib = element.attrib
+    if "hidden" in attrib or attrib.get("aria-hidden", "").strip().lower() == "true":
+        return True
+    style = attrib.get("style")
+    return bool(style) and _HIDDEN_STYLE.search(style) is not None
+
+
+def _metadata(element: HtmlElement) -> bool:
+    if "itemprop" not in element.attrib or len(element):
+        return False
+    text = (element.text or "").strip()
+    return bool(text) and _METADATA_VALUE.fullmatch(text) is not None
+
+
+def prune_hidden(tree: HtmlElement) -> int:
+    """Remove hidden elements and bare microdata values from ``tree`` in place; how many were removed."""
+    doomed = []
+    for element in _CANDIDATES(tree):
+        if element.tag in ("html", "body"):
+            continue
+        if _hidden(element) or _metadata(element):
+            doomed.append(element)
+    removed = 0
+    for element in doomed:
+        # A descendant of an element already removed has no parent chain to the root any more.
+        if element.getparent() is not None:
+            element.drop_tree()
+            removed += 1
+    return removed
+
+
+def _kind(element: HtmlElement) -> tuple:
+    return element.tag, element.get("class"), element.get("itemprop")
+
+
+def _detach_keeping_tail(element: HtmlElement) -> None:
+    """Take ``element`` out of its parent, leaving its tail text where it was."""
+    tail, element.tail = element.tail, None
+    if tail and tail.strip():
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent = element.getparent()
+            parent.text = (parent.text or "") + tail
+    element.getparent().remove(element)
+
+
+def join_split_bodies(tree: HtmlElement) -> int:
+    """Move the later blocks of an article body split around ads into its first block; how many moved.
+
+    trafilatura takes the first element its first body expression matches (``itemprop=articleBody``,
+    ``class=article-body``, ...) and nothing after it, so an article a site cuts into several such
+    blocks with an ad slot between them loses every block after the first. Blocks count as parts of
+    the same body when they have the first one's tag, class and itemprop and are its later siblings,
+    or children of its parent's later siblings of the parent's own tag and class.
+    """
+    from trafilatura.xpaths import BODY_XPATH
+
+    first = next(iter(BODY_XPATH[0](tree)), None)
+    if first is None:
+        return 0
+    kind = _kind(first)
+    parts = [sibling for sibling in first.itersiblings() if _kind(sibling) == kind]
+    parent = first.getparent()
+    if parent is not None and parent.get("class"):
+        for uncle in parent.itersiblings():
+            if (uncle.tag, uncle.get("class")) == (parent.tag, parent.get("class")):
+                parts.extend(child for child in uncle if _kind(child) == kind)
+    for part in parts:
+        _detach_keeping_tail(part)
+        first.append(part)
+    return len(parts)
