@@ -163,12 +163,13 @@ def test_chat_template_that_rewrites_earlier_turns_is_reported(tmp_path):
     # Shows only the last assistant turn's content: a prefix of the chat is no prefix of the whole.
     template = (
         "{% for m in messages %}{{ m['role'] }}: "
-        "{% if m['role'] == 'assistant' and not loop.last %}...{% else %}{{ m['content'] }}{% endif %}\n"
+        "{% if m['role'] == 'assistant' and not loop.last %}...{% else %}{{ m['content'] }}{% endif %}</s>\n"
         "{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}"
     )
     src = write_jsonl(tmp_path / "in.jsonl", [{"messages": CHAT}])
     stats = tokenize([src], tmp_path / "out", chat_template=template)
-    assert stats.dropped == {"chat-template-not-incremental": 1}
+    assert stats.dropped == {"template-without-generation-markers": 1}
+    assert stats.extra["verify"]["rejected"]["template-without-generation-markers"] == 1
     assert "{% generation %}" in read_rejects(tmp_path / "out")[0]["detail"]
 
 
@@ -249,7 +250,7 @@ def test_overlength_drop_or_truncate(tmp_path):
     assert stats.dropped == {"too-long": 2}
     assert stats.extra["dropped_overlength"] == 2
     stats = tokenize([src], tmp_path / "cut", max_length=24, overlength="truncate")
-    assert stats.dropped == {"prompt-too-long": 1}
+    assert stats.dropped == {"no-trainable-tokens": 1}
     assert stats.extra["truncated"] == 1
     cut = rows(tmp_path / "cut")
     assert [len(r["input_ids"]) for r in cut] == [len(cut[0]["input_ids"]), 24]
