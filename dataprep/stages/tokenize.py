@@ -12,11 +12,18 @@ Formats (``--format auto`` picks one per record):
 - ``input-output``: BOS + input + separator (masked) + output + one EOS (trained).
 - ``messages``: the tokenizer's chat template; only the assistant's turns are trained.
 
+Every input-output and messages example is checked against the inference rendering
+(:mod:`dataprep.tokens.verify`; ``--no-verify`` skips it): mismatches the construction
+fixed and those it rejects are counted by kind in ``extra.verify``, and the first ones are
+kept side by side in ``mismatches.jsonl`` for ``dataprep show-tokens --verify``.
+
 ``stats.json`` ``extra`` holds, for all splits together and per split under ``splits``:
 ``sequences``, ``tokens``, ``supervised_tokens`` (labels that are not -100: the tokens
-the loss is taken on), ``examples``, ``truncated``, ``dropped_overlength`` and a
-``length_histogram`` of example lengths before truncation; plus the tokenizer's name and
-hash. Memory holds one batch of records at a time.
+the loss is taken on), ``examples``, ``truncated``, ``dropped_overlength``,
+``packing_efficiency`` (real tokens / sequence slots) and a ``length_histogram`` of example
+lengths before truncation; per source file under ``sources``, the tokens kept, truncated
+and dropped and the records dropped by reason; plus the tokenizer's name and hash. Memory
+holds one batch of records at a time.
 """
 
 from __future__ import annotations

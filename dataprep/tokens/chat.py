@@ -75,9 +75,12 @@ def _controls_at(text: str, at: int, controls: tuple[str, ...]) -> int:
 def end_of_turn(generated: str, content: Any, controls: tuple[str, ...], turn: int) -> tuple[int, int] | None:
     """Where the content ends and where the end-of-turn tokens after it end, in a turn's generated text.
 
-    None when the content cannot be found in it (a template that rewrites the content).
+    None when the content cannot be found in it (a template that rewrites the content, or
+    content given as a list of parts).
     """
-    key = content.strip() if isinstance(content, str) else ""
+    if not isinstance(content, str):
+        return None
+    key = content.strip()
     start = generated.find(key) if key else 0
     if start < 0:
         return None
