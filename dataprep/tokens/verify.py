@@ -38,6 +38,9 @@ KIND_OF_REASON = {reason: kind for kind, reason in REASONS.items()}
 WINDOW = 6
 #: Mismatches kept for ``show-tokens --verify`` (the rejects file has them all).
 KEEP = 50
+#: Characters each side of a prompt/answer edge tokenized together to see whether the tokenizer
+#: merges across it (pre-tokenizers split far closer to the edge than this).
+EDGE = 32
 
 
 @dataclass
@@ -129,16 +132,27 @@ class Verifier:
         if eos:
             answers = [_strip_suffix(text, eos) for text in answers]
         backend = self.info.backend
-        refs = [e.ids for e in backend.encode_batch_fast([p + self.separator for p in prompts])]
-        naive = [e.ids for e in backend.encode_batch_fast([p + self.separator + a for p, a in zip(prompts, answers)])]
+        prompts = [p + self.separator for p in prompts]
+        refs = [e.ids for e in backend.encode_batch_fast(prompts)]
+        merged = self._merges([p[-EDGE:] for p in prompts], [a[:EDGE] for a in answers])
         out = []
+        stops = {self.info.eos_id}
         for n, (ids, labels) in enumerate(_examples(flat)):
             fixed = {"double-bos"} if typed_bos[n] else set()
-            if naive[n][: len(refs[n])] != refs[n]:
+            if merged[n]:
                 fixed.add("boundary-merge")
-            stops = {self.info.eos_id}
-            out.append(Checked(self._turn(ids, labels, refs[n], stops, answers[n], None, fixed), fixed))
+            # The output's tokens are placed after the prompt as they are: no template can rewrite them,
+            # so the content check (a decode per example) is left to chats.
+            out.append(Checked(self._turn(ids, labels, refs[n], stops, None, None, fixed), fixed))
         return out
+
+    def _merges(self, befores: list[str], afters: list[str]) -> list[bool]:
+        """Whether the tokenizer merges across each edge: ``before + after`` in one string does not
+        start with ``before``'s own tokens."""
+        texts = befores + [b + a for b, a in zip(befores, afters)]
+        encoded = [e.ids for e in self.info.backend.encode_batch_fast(texts, add_special_tokens=False)]
+        alone, joined = encoded[: len(befores)], encoded[len(befores) :]
+        return [j[: len(a)] != a for a, j in zip(alone, joined)]
 
     def chats(self, flat: Flat, conversations: list[list[dict[str, Any]]], fixed: list[set[str]]) -> list[Checked]:
         conversations = [clean_messages(c) for c in conversations]
@@ -202,13 +216,14 @@ class Verifier:
         if len(ids) <= n:
             return self._differ("other", f"nothing follows {where} in the training example", ids, ref, n, turn)
         if self.train_on_inputs:
-            end = next((k + 1 for k in range(n, len(ids)) if ids[k] in stops), len(ids))
+            end = min((_index(ids, stop, n) + 1 for stop in stops if stop is not None), default=len(ids))
+            end = min(end, len(ids))
         else:
             if labels[n] == IGNORE or (n > 1 and labels[n - 1] != IGNORE):
                 return self._differ(
                     "other", f"the trained span does not start where {where} ends (token {n})", ids, ref, n, turn
                 )
-            end = next((k for k in range(n, len(ids)) if labels[k] == IGNORE), len(ids))
+            end = _index(labels, IGNORE, n)
             if ids[end - 1] not in stops:
                 if end < len(ids) and ids[end] in stops and ids[end] == self.pad_id:
                     what = "the end-of-turn token is the pad token and is masked, so the model never learns to stop"
@@ -219,7 +234,7 @@ class Verifier:
         if ids[end - 1] == self.pad_id:
             fixed.add("eos-masked-by-pad")  # labels come from positions, never from comparing ids with pad
         key = _squeezed(content) if isinstance(content, str) else ""
-        if key and key not in _squeezed(self.tok.decode(ids[n:end])):
+        if key and key not in _squeezed(self.info.backend.decode(ids[n:end], skip_special_tokens=False)):
             return self._differ(
                 "other", "the trained span does not hold the assistant's content", ids, ref + [IGNORE], n, turn
             )
@@ -241,6 +256,14 @@ class Verifier:
 
         detail = f"{what}; first difference at token {at}: training {show(ids)}, inference {show(ref)}"
         return Mismatch(kind, detail, turn, at, list(ids), [i for i in ref if i != IGNORE])
+
+
+def _index(values: list[int], value: int, start: int) -> int:
+    """The first position of ``value`` from ``start`` on; ``len(values)`` when there is none."""
+    try:
+        return values.index(value, start)
+    except ValueError:
+        return len(values)
 
 
 def _strip_suffix(text: str, suffix: str) -> str:
