@@ -140,6 +140,8 @@ def test_text_is_joined_with_eos_and_cut_into_blocks(tmp_path, tok):
     for block in blocks:
         assert block["labels"] == [-100] + block["input_ids"][1:]
     assert stats.extra["examples"] == 12 and stats.extra["sequences"] == len(blocks)
+    (source,) = stats.extra["sources"].values()  # a lone last token is counted, not lost silently
+    assert (source["tokens_kept"], source["tokens_truncated"]) == (len(stream), len(expected) - len(stream))
 
 
 def test_messages_train_only_the_assistant_with_either_kind_of_template(tmp_path, tok):

@@ -106,9 +106,9 @@ class SourceReport:
         entry["dropped"][reason] += 1
         entry["tokens_dropped"] += tokens
 
-    def kept(self, source: Any, tokens: int, truncated: int = 0) -> None:
+    def kept(self, source: Any, tokens: int, truncated: int = 0, example: bool = True) -> None:
         entry = self._of(source)
-        entry["examples"] += 1
+        entry["examples"] += example
         entry["tokens_kept"] += tokens
         entry["tokens_truncated"] += truncated
 
@@ -310,6 +310,7 @@ class Tokenize(RecordStage):
         self.sources = SourceReport()
         self.verify_report = VerifyReport()
         self._lost = {}
+        self._last_text_source: Any = None
         reports: dict[str, dict[str, Any]] = {}
         total = count_records([f for files in splits.values() for f in files])
         with self.progress(total) as bar:
@@ -371,7 +372,7 @@ class Tokenize(RecordStage):
                 pending = job
             if pending is not None:
                 self._finish(pending, split, output, stats)
-        writer.write(split.blocks.finish())
+        writer.write(self._last_block(split))
         split.report.dropped = Counter(stats.dropped) - dropped_before
         return split.report
 
@@ -395,7 +396,16 @@ class Tokenize(RecordStage):
             bar.update(size)
             if size:
                 self._finish(self._request(batch, split, output, stats, encoded=encoded), split, output, stats)
-        split.writer.write(split.blocks.finish())
+        split.writer.write(self._last_block(split))
+
+    def _last_block(self, split: _Split) -> Any:
+        """The text stream's last, shorter block; a lone last token (nothing in it trains) is left out,
+        counted as truncated from the last document's source."""
+        left = split.blocks.pending
+        rows = split.blocks.finish()
+        if rows is None and left:
+            self.sources.kept(self._last_text_source, -left, left, example=False)
+        return rows
 
     def encode_records(self, batch: Batch) -> Batch:
         """On a worker: the batch, with each record's texts tokenized in ``ENCODED_COLUMN``
@@ -539,6 +549,7 @@ class Tokenize(RecordStage):
             kept += len(lengths)
             for row, length in zip(job.rows["text"], lengths.tolist()):
                 self.sources.kept(sources[row], length)
+                self._last_text_source = sources[row]
         reasons: list[str | None] = [None] * batch_len(job.batch)
         details: list[str | None] = [None] * batch_len(job.batch)
         parts: list[Flat] = []
