@@ -169,6 +169,10 @@ class Verifier:
                 ref, whole = next(refs), next(naive)
                 if mismatch is not None:
                     continue
+                if isinstance(ref, str) or isinstance(whole, str):
+                    failed = ref if isinstance(ref, str) else whole
+                    mismatch = Mismatch("other", f"assistant turn {i}: {failed}", i)
+                    continue
                 if self.info.prefix and ref[: len(self.info.prefix)] == self.info.prefix:
                     done.add("double-bos")  # the template writes BOS, and tokenizer(text) would add another
                 if whole[: len(ref)] != ref:
@@ -177,13 +181,23 @@ class Verifier:
             out.append(Checked(mismatch, done))
         return out
 
-    def _apply(self, conversations: list[list[dict[str, Any]]], **kwargs: Any) -> list[list[int]]:
+    def _apply(self, conversations: list[list[dict[str, Any]]], **kwargs: Any) -> list[list[int] | str]:
+        """``apply_chat_template``'s ids of each conversation, or why it fails on it."""
         if not conversations:
             return []
-        encoded = self.tok.apply_chat_template(
-            conversations, chat_template=self.template, tokenize=True, return_dict=True, **kwargs
-        )
-        return [list(ids) for ids in encoded["input_ids"]]
+        try:
+            encoded = self.tok.apply_chat_template(
+                conversations, chat_template=self.template, tokenize=True, return_dict=True, **kwargs
+            )
+            return [list(ids) for ids in encoded["input_ids"]]
+        except Exception:  # noqa: BLE001 - a template can raise anything; find which conversation, below
+            if len(conversations) == 1:
+                try:
+                    self.tok.apply_chat_template(conversations[0], chat_template=self.template, **kwargs)
+                except Exception as exc:  # noqa: BLE001
+                    return [f"apply_chat_template fails on it ({type(exc).__name__}: {exc})"]
+                raise
+            return [out for c in conversations for out in self._apply([c], **kwargs)]
 
     # -- one trained turn --------------------------------------------------------------
 
