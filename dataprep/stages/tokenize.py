@@ -75,7 +75,7 @@ NO_SOURCE = "(no source)"
 
 def source_file(source: Any) -> str:
     """The file part of a record's source (``data.csv#row=3`` -> ``data.csv``)."""
-    return str(source).split("#", 1)[0] if source else NO_SOURCE
+    return str(source).partition("#")[0] if source else NO_SOURCE
 
 
 class SourceReport:
@@ -98,8 +98,8 @@ class SourceReport:
         return self.files[name]
 
     def read(self, sources: list[Any]) -> None:
-        for source in sources:
-            self._of(source)["records"] += 1
+        for name, count in Counter(map(source_file, sources)).items():
+            self._of(name)["records"] += count
 
     def dropped(self, source: Any, reason: str, tokens: int = 0) -> None:
         entry = self._of(source)
@@ -111,6 +111,18 @@ class SourceReport:
         entry["examples"] += example
         entry["tokens_kept"] += tokens
         entry["tokens_truncated"] += truncated
+
+    def kept_all(self, sources: list[Any], tokens: np.ndarray, truncated: np.ndarray | None = None) -> None:
+        """:meth:`kept` for a batch of examples, summed per file with numpy."""
+        if not sources:
+            return
+        names, owner = np.unique(np.asarray([source_file(s) for s in sources], dtype=object), return_inverse=True)
+        counts = np.bincount(owner, minlength=len(names))
+        kept = np.bincount(owner, weights=tokens, minlength=len(names))
+        cut = np.bincount(owner, weights=truncated, minlength=len(names)) if truncated is not None else None
+        for n, name in enumerate(names.tolist()):
+            self.kept(name, int(kept[n]), int(cut[n]) if cut is not None else 0, example=False)
+            self._of(name)["examples"] += int(counts[n])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -547,9 +559,9 @@ class Tokenize(RecordStage):
             split.report.lengths(lengths)
             split.writer.write(split.blocks.add(ids, lengths))
             kept += len(lengths)
-            for row, length in zip(job.rows["text"], lengths.tolist()):
-                self.sources.kept(sources[row], length)
-                self._last_text_source = sources[row]
+            self.sources.kept_all([sources[row] for row in job.rows["text"]], lengths)
+            if len(lengths):
+                self._last_text_source = sources[job.rows["text"][-1]]
         reasons: list[str | None] = [None] * batch_len(job.batch)
         details: list[str | None] = [None] * batch_len(job.batch)
         parts: list[Flat] = []
@@ -651,8 +663,8 @@ class Tokenize(RecordStage):
             )
             self._lost[owners[n]] = int(before[n])
         report.truncated += int((over & ~empty).sum())
-        for n in np.flatnonzero(~empty):
-            self.sources.kept(sources[owners[n]], int(flat.lengths[n]), int(before[n] - flat.lengths[n]))
+        kept = np.flatnonzero(~empty)
+        self.sources.kept_all([sources[owners[n]] for n in kept], flat.lengths[kept], (before - flat.lengths)[kept])
         return flat.select(~empty) if empty.any() else flat
 
     def _reject(self, batch: Batch, output: StageOutput, stats: StageStats) -> Batch:

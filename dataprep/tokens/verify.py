@@ -39,8 +39,9 @@ WINDOW = 6
 #: Mismatches kept for ``show-tokens --verify`` (the rejects file has them all).
 KEEP = 50
 #: Characters each side of a prompt/answer edge tokenized together to see whether the tokenizer
-#: merges across it (pre-tokenizers split far closer to the edge than this).
-EDGE = 32
+#: merges across it: a merge joins the pre-token at the edge (a word and its leading space, a run
+#: of whitespace or punctuation), which these few characters hold. Tokenizing cost grows with them.
+EDGE = 8
 
 
 @dataclass
