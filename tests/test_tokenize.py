@@ -140,6 +140,8 @@ def test_text_is_joined_with_eos_and_cut_into_blocks(tmp_path, tok):
     for block in blocks:
         assert block["labels"] == [-100] + block["input_ids"][1:]
     assert stats.extra["examples"] == 12 and stats.extra["sequences"] == len(blocks)
+    (source,) = stats.extra["sources"].values()  # a lone last token is counted, not lost silently
+    assert (source["tokens_kept"], source["tokens_truncated"]) == (len(stream), len(expected) - len(stream))
 
 
 def test_messages_train_only_the_assistant_with_either_kind_of_template(tmp_path, tok):
@@ -163,12 +165,13 @@ def test_chat_template_that_rewrites_earlier_turns_is_reported(tmp_path):
     # Shows only the last assistant turn's content: a prefix of the chat is no prefix of the whole.
     template = (
         "{% for m in messages %}{{ m['role'] }}: "
-        "{% if m['role'] == 'assistant' and not loop.last %}...{% else %}{{ m['content'] }}{% endif %}\n"
+        "{% if m['role'] == 'assistant' and not loop.last %}...{% else %}{{ m['content'] }}{% endif %}</s>\n"
         "{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}"
     )
     src = write_jsonl(tmp_path / "in.jsonl", [{"messages": CHAT}])
     stats = tokenize([src], tmp_path / "out", chat_template=template)
-    assert stats.dropped == {"chat-template-not-incremental": 1}
+    assert stats.dropped == {"template-without-generation-markers": 1}
+    assert stats.extra["verify"]["rejected"]["template-without-generation-markers"] == 1
     assert "{% generation %}" in read_rejects(tmp_path / "out")[0]["detail"]
 
 
@@ -249,7 +252,7 @@ def test_overlength_drop_or_truncate(tmp_path):
     assert stats.dropped == {"too-long": 2}
     assert stats.extra["dropped_overlength"] == 2
     stats = tokenize([src], tmp_path / "cut", max_length=24, overlength="truncate")
-    assert stats.dropped == {"prompt-too-long": 1}
+    assert stats.dropped == {"no-trainable-tokens": 1}
     assert stats.extra["truncated"] == 1
     cut = rows(tmp_path / "cut")
     assert [len(r["input_ids"]) for r in cut] == [len(cut[0]["input_ids"]), 24]
@@ -259,7 +262,7 @@ def test_overlength_drop_or_truncate(tmp_path):
 def test_packing_keeps_examples_apart(tmp_path, tok):
     pairs = [{"input": f"Question {i}?", "output": " ".join(["answer"] * (i % 7 + 1))} for i in range(40)]
     src = write_jsonl(tmp_path / "in.jsonl", pairs)
-    tokenize([src], tmp_path / "flat", max_length=64)
+    flat_stats = tokenize([src], tmp_path / "flat", max_length=64)
     stats = tokenize([src], tmp_path / "packed", max_length=64, packing=True)
     single = rows(tmp_path / "flat")
     packed = rows(tmp_path / "packed")
@@ -276,6 +279,11 @@ def test_packing_keeps_examples_apart(tmp_path, tok):
     assert sorted(pieces) == sorted((r["input_ids"], r["labels"]) for r in single)
     assert stats.extra["columns"] == ["input_ids", "attention_mask", "labels", "position_ids", "seq_lengths"]
     assert 0.5 < stats.extra["splits"]["train"]["packing_efficiency"] <= 1
+    # Unpacked, the stats say how full max_length sequences are, and what packing would make of them.
+    unpacked = flat_stats.extra["splits"]["train"]
+    assert unpacked["packing_efficiency"] == round(unpacked["tokens"] / (len(single) * 64), 4) < 0.5
+    assert unpacked["packing_efficiency_if_packed"] == stats.extra["packing_efficiency"]
+    assert unpacked["packed_sequences_estimate"] == len(packed)
 
 
 def test_packed_sequence_gives_the_same_logits_as_separate_examples(tmp_path):
@@ -400,3 +408,42 @@ def test_tokenizing_on_workers_writes_the_same_datasets(tmp_path, packing):
     assert sorted(map(json.dumps, read_rejects(tmp_path / "local"))) == sorted(
         map(json.dumps, read_rejects(tmp_path / "workers"))
     )
+
+
+def test_tokens_kept_truncated_and_dropped_per_source_file(tmp_path):
+    a = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {"input": "short?", "output": "yes."},
+            {"input": "long?", "output": " ".join(["word"] * 60)},  # cut to max_length
+            {"input": " ".join(["prompt"] * 60), "output": "no room for me"},  # nothing trainable left
+        ],
+    )
+    b = write_jsonl(tmp_path / "b.jsonl", [{"input": "q?", "output": "fine."}, {"input": "q", "output": " "}])
+    with b.open("a") as handle:
+        handle.write("{not json\n")
+    stats = tokenize([a, b], tmp_path / "out", max_length=24, overlength="truncate")
+    sources = stats.extra["sources"]
+    lengths = [len(r["input_ids"]) for r in rows(tmp_path / "out")]
+    assert sources[str(a)] == {
+        "records": 3,
+        "examples": 2,
+        "tokens_kept": lengths[0] + lengths[1],
+        "tokens_truncated": sources[str(a)]["tokens_truncated"],
+        "tokens_dropped": sources[str(a)]["tokens_dropped"],
+        "dropped": {"no-trainable-tokens": 1},
+    }
+    assert lengths[1] == 24 and sources[str(a)]["tokens_truncated"] > 30  # 60 words, cut to 24 tokens
+    assert sources[str(a)]["tokens_dropped"] > 60  # the 60-word prompt's tokens, counted with their record
+    assert sources[str(b)] == {
+        "records": 3,
+        "examples": 1,
+        "tokens_kept": lengths[2],
+        "tokens_truncated": 0,
+        "tokens_dropped": 0,
+        "dropped": {"bad-json": 1, "empty-output": 1},
+    }
+    assert sum(s["tokens_kept"] for s in sources.values()) == stats.extra["tokens"]
+    assert sum(s["records"] for s in sources.values()) == stats.records_in
+    reject = next(r for r in read_rejects(tmp_path / "out") if r["reason"] == "no-trainable-tokens")
+    assert "hold no trained token" in reject["detail"]

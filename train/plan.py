@@ -149,7 +149,13 @@ def _dataset_figures(config: TrainConfig) -> dict[str, Any]:
     stats_path = Path(config.train_data).parent / "stats.json"
     split = Path(config.train_data).name
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
-    from_stats = stats.get("extra", stats).get("splits", {}).get(split, {}).get("supervised_tokens")
+    split_stats = stats.get("extra", stats).get("splits", {}).get(split, {})
+    from_stats = split_stats.get("supervised_tokens")
+    # How full the sequences are (real tokens / sequence slots), and what packing would make of them.
+    figures["packing_efficiency"] = split_stats.get("packing_efficiency")
+    figures["packed"] = bool(stats.get("extra", stats).get("packing"))
+    figures["packed_sequences_estimate"] = split_stats.get("packed_sequences_estimate")
+    figures["packing_efficiency_if_packed"] = split_stats.get("packing_efficiency_if_packed")
     if from_stats is not None:
         figures["supervised_tokens"], figures["supervised_from"] = int(from_stats), str(stats_path)
     else:
@@ -210,10 +216,36 @@ def plan(config: TrainConfig, num_gpus: int = 1) -> dict[str, Any]:
         "lr_source": source,
         "suggested_learning_rate": suggested,
         "configured_learning_rate": config.learning_rate,
+        "packing": _packing(figures, effective),
         "memory_gib": {k: round(v, 2) if k != "lora_params" else v for k, v in memory.items()},
         "gpu_memory_gib": found,
         "fit": fit,
     }
+
+
+def _packing(figures: dict[str, Any], effective: int) -> dict[str, Any]:
+    """The tokenize stats' packing efficiency; for unpacked data, the steps packing would save."""
+    out = {"packed": figures.get("packed", False), "efficiency": figures.get("packing_efficiency")}
+    estimate = figures.get("packed_sequences_estimate")
+    if not out["packed"] and estimate:
+        out["efficiency_if_packed"] = figures.get("packing_efficiency_if_packed")
+        out["steps_per_epoch_if_packed"] = math.ceil(estimate / effective)
+    return out
+
+
+def _packing_line(result: dict[str, Any]) -> str:
+    packing = result.get("packing") or {}
+    if packing.get("efficiency") is None:
+        return "packing            unknown (no tokenize stats.json beside train_data)"
+    line = f"packing            {packing['efficiency']:.0%} of sequence slots hold real tokens"
+    if packing["packed"]:
+        return line + " (packed)"
+    if packing.get("steps_per_epoch_if_packed"):
+        line += (
+            f" (unpacked); with tokenize --packing: {packing['efficiency_if_packed']:.0%}, "
+            f"{packing['steps_per_epoch_if_packed']} steps per epoch instead of {result['steps_per_epoch']}"
+        )
+    return line
 
 
 def format_plan(result: dict[str, Any]) -> str:
@@ -226,6 +258,7 @@ def format_plan(result: dict[str, Any]) -> str:
             f"({result['supervised_tokens_per_batch']:.0f} supervised tokens)",
             f"steps              {result['steps_per_epoch']} per epoch, {result['total_steps']} in total",
             f"supervised tokens  {result['supervised_tokens']} per epoch (from {result['supervised_tokens_from']})",
+            _packing_line(result),
             f"learning rate      suggested {result['suggested_learning_rate']:.2e} = {result['lr_base']:.1e} x "
             f"sqrt({result['supervised_tokens_per_batch']:.0f} / {result['lr_pretrained_batch_tokens']:,}) "
             f"[{result['lr_source']}]; configured {result['configured_learning_rate']:.2e}",

@@ -217,10 +217,19 @@ def show_command(path: str, count: int, rejects: bool) -> None:
 @click.option("-n", "count", type=int, default=3, show_default=True, help="How many sequences.")
 @click.option("--raw", is_flag=True, help="Print (token, label) pairs instead of coloured text.")
 @click.option("--tokenizer", help="Tokenizer to decode with. Default: the one tokenize saved in OUT/tokenizer.")
-def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None) -> None:
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Print what tokenize's check against the inference rendering found (PATH: the tokenize folder): "
+    "counts by kind and the first mismatches, training and inference tokens side by side.",
+)
+def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None, verify: bool) -> None:
     """Print tokenized sequences with trained tokens green and masked ones (-100) red."""
-    from dataprep.tokens.show import show_tokens
+    from dataprep.tokens.show import show_mismatches, show_tokens
 
+    if verify:
+        show_mismatches(Path(path), count)
+        return
     show_tokens(Path(path), count, raw=raw, tokenizer=tokenizer)
 
 

@@ -218,7 +218,7 @@ def per_source(run: RunView) -> list[dict[str, Any]]:
         # tokenize counts examples and tokens per input file as it writes them.
         by_file = tokenize.extra()["sources"]
         final.update({name: item["examples"] for name, item in by_file.items()})
-        contributed = {name: item["tokens"] for name, item in by_file.items()}
+        contributed = {name: item["tokens_kept"] for name, item in by_file.items()}
     elif tokenize is not None and last is not None and last.stats.get("records_out", 0) <= RETOKENIZE_LIMIT:
         contributed = retokenized(tokenize, last, final)
     elif last is not None:

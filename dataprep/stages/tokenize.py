@@ -12,15 +12,23 @@ Formats (``--format auto`` picks one per record):
 - ``input-output``: BOS + input + separator (masked) + output + one EOS (trained).
 - ``messages``: the tokenizer's chat template; only the assistant's turns are trained.
 
+Every input-output and messages example is checked against the inference rendering
+(:mod:`dataprep.tokens.verify`; ``--no-verify`` skips it): mismatches the construction
+fixed and those it rejects are counted by kind in ``extra.verify``, and the first ones are
+kept side by side in ``mismatches.jsonl`` for ``dataprep show-tokens --verify``.
+
 ``stats.json`` ``extra`` holds, for all splits together and per split under ``splits``:
 ``sequences``, ``tokens``, ``supervised_tokens`` (labels that are not -100: the tokens
-the loss is taken on), ``examples``, ``truncated``, ``dropped_overlength`` and a
-``length_histogram`` of example lengths before truncation; plus the tokenizer's name and
-hash. Memory holds one batch of records at a time.
+the loss is taken on), ``examples``, ``truncated``, ``dropped_overlength``,
+``packing_efficiency`` (real tokens / sequence slots) and a ``length_histogram`` of example
+lengths before truncation; per source file under ``sources``, the tokens kept, truncated
+and dropped and the records dropped by reason; plus the tokenizer's name and hash. Memory
+holds one batch of records at a time.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,8 +58,9 @@ from dataprep.stages.extract.mapping import unescape
 from dataprep.stages.split import SPLITS, split_files
 from dataprep.tokens.arrow import DatasetWriter
 from dataprep.tokens.examples import Encoder, Flat, Request
-from dataprep.tokens.packing import TextBlocks, pack, unpacked
+from dataprep.tokens.packing import TextBlocks, bins, pack, unpacked
 from dataprep.tokens.tokenizer import load_tokenizer
+from dataprep.tokens.verify import REASONS, Checked, Verifier, VerifyReport
 
 Format = Literal["auto", "text", "input-output", "messages"]
 FORMATS = ("text", "input-output", "messages")
@@ -59,6 +68,67 @@ FORMATS = ("text", "input-output", "messages")
 READ_COLUMNS = ("id", "text", "input", "output", "messages", "source")
 #: Each record's token ids on their way back from a worker (executor: ray).
 ENCODED_COLUMN = "tokenize_encoded"
+#: The first inference mismatches, side by side, for ``dataprep show-tokens --verify``.
+MISMATCHES_FILE = "mismatches.jsonl"
+NO_SOURCE = "(no source)"
+
+
+def source_file(source: Any) -> str:
+    """The file part of a record's source (``data.csv#row=3`` -> ``data.csv``)."""
+    return str(source).partition("#")[0] if source else NO_SOURCE
+
+
+class SourceReport:
+    """Where each source file's tokens went: kept, cut off by truncation, or dropped with their record."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+
+    def _of(self, source: Any) -> dict[str, Any]:
+        name = source_file(source)
+        if name not in self.files:
+            self.files[name] = {
+                "records": 0,
+                "examples": 0,
+                "tokens_kept": 0,
+                "tokens_truncated": 0,
+                "tokens_dropped": 0,
+                "dropped": Counter(),
+            }
+        return self.files[name]
+
+    def read(self, sources: list[Any]) -> None:
+        for name, count in Counter(map(source_file, sources)).items():
+            self._of(name)["records"] += count
+
+    def dropped(self, source: Any, reason: str, tokens: int = 0) -> None:
+        entry = self._of(source)
+        entry["dropped"][reason] += 1
+        entry["tokens_dropped"] += tokens
+
+    def kept(self, source: Any, tokens: int, truncated: int = 0, example: bool = True) -> None:
+        entry = self._of(source)
+        entry["examples"] += example
+        entry["tokens_kept"] += tokens
+        entry["tokens_truncated"] += truncated
+
+    def kept_all(self, sources: list[Any], tokens: np.ndarray, truncated: np.ndarray | None = None) -> None:
+        """:meth:`kept` for a batch of examples, summed per file with numpy."""
+        if not sources:
+            return
+        names, owner = np.unique(np.asarray([source_file(s) for s in sources], dtype=object), return_inverse=True)
+        counts = np.bincount(owner, minlength=len(names))
+        kept = np.bincount(owner, weights=tokens, minlength=len(names))
+        cut = np.bincount(owner, weights=truncated, minlength=len(names)) if truncated is not None else None
+        for n, name in enumerate(names.tolist()):
+            self.kept(name, int(kept[n]), int(cut[n]) if cut is not None else 0, example=False)
+            self._of(name)["examples"] += int(counts[n])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            name: {**entry, "dropped": dict(sorted(entry["dropped"].items()))}
+            for name, entry in sorted(self.files.items())
+        }
 
 
 class TokenizeConfig(StageConfig):
@@ -93,6 +163,12 @@ class TokenizeConfig(StageConfig):
         None, description="Jinja chat template (a file or the text) to use instead of the tokenizer's own."
     )
     batch_size: int = Field(1000, description="Records tokenized at a time; bounds memory.")
+    verify: bool = Field(
+        True,
+        description="Check every input-output and messages example against the inference rendering (the chat "
+        "template's prompt with add_generation_prompt, or tokenizer(input + separator)); count mismatches by kind "
+        "in stats.json and reject what the construction cannot fix (--no-verify skips it).",
+    )
 
     @field_validator("max_length", "batch_size")
     @classmethod
@@ -143,6 +219,9 @@ class SplitReport:
         self.truncated = 0
         self.formats: Counter = Counter()
         self.dropped: Counter = Counter()
+        # Unpacked: example rows written, and the sequences best-fit packing would have made of them.
+        self.example_rows = 0
+        self.packed_rows = 0
 
     def lengths(self, lengths: np.ndarray) -> None:
         if len(lengths):
@@ -171,9 +250,17 @@ class SplitReport:
             "formats": dict(sorted(self.formats.items())),
             "length_histogram": self.histogram_rows(),
         }
-        if packing:
-            out["packing_efficiency"] = round(writer.tokens / (writer.rows * max_length), 4) if writer.rows else None
+        out["packing_efficiency"] = efficiency(writer.tokens, writer.rows, max_length)
+        if not packing:
+            rows = writer.rows - self.example_rows + self.packed_rows
+            out["packed_sequences_estimate"] = rows
+            out["packing_efficiency_if_packed"] = efficiency(writer.tokens, rows, max_length)
         return out
+
+
+def efficiency(tokens: int, rows: int, max_length: int) -> float | None:
+    """Real tokens per sequence slot (``rows`` sequences of ``max_length``)."""
+    return round(tokens / (rows * max_length), 4) if rows else None
 
 
 @dataclass
@@ -206,11 +293,7 @@ class Tokenize(RecordStage):
     read_columns = READ_COLUMNS
 
     encoder: Encoder | None = None
-
-    def __init__(self, config: TokenizeConfig, ctx: Any = None) -> None:
-        super().__init__(config, ctx)
-        #: input file -> [examples, tokens] of the examples written (after max_length).
-        self.by_source: dict[str, list[int]] = {}
+    verifier: Verifier | None = None
 
     def _load(self) -> None:
         """The tokenizer and its encoder (once per process: the driver, or a Ray worker)."""
@@ -226,12 +309,20 @@ class Tokenize(RecordStage):
         if cfg.format == "messages":
             self._template()
         self.encoder = Encoder(self.info, separator=cfg.separator, train_on_inputs=cfg.train_on_inputs)
+        if cfg.verify:
+            self.verifier = Verifier(
+                self.info, self.info.chat_template, separator=cfg.separator, train_on_inputs=cfg.train_on_inputs
+            )
 
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         cfg = self.config
         resolve_inputs(inputs, RECORD_SUFFIXES)
         splits = input_splits(inputs)
         self._load()
+        self.sources = SourceReport()
+        self.verify_report = VerifyReport()
+        self._lost = {}
+        self._last_text_source: Any = None
         reports: dict[str, dict[str, Any]] = {}
         total = count_records([f for files in splits.values() for f in files])
         with self.progress(total) as bar:
@@ -249,6 +340,9 @@ class Tokenize(RecordStage):
             tokenizer.chat_template = self.info.chat_template
         tokenizer.save_pretrained(output.folder / "tokenizer")
         stats.extra.update(self._summary(reports))
+        if cfg.verify:
+            with open(output.folder / MISMATCHES_FILE, "w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(entry, ensure_ascii=False) + "\n" for entry in self.verify_report.first)
 
     def _template(self) -> str:
         if not self.info.chat_template:
@@ -259,6 +353,9 @@ class Tokenize(RecordStage):
                 "`dataprep normalize --to-format input-output`."
             )
         return self.info.chat_template
+
+    #: Tokens of the rows of the batch in hand that were tokenized and then dropped (by row).
+    _lost: dict[int, int]
 
     def _split(
         self, files: list[Path], writer: DatasetWriter, output: StageOutput, stats: StageStats, bar: tqdm
@@ -275,8 +372,9 @@ class Tokenize(RecordStage):
         with ThreadPoolExecutor(1, thread_name_prefix="tokenize") as worker:
             pending: _Job | None = None
             for read in self.read_batches(files):
-                output.reject_all(read.rejects, stats)
+                self._read_rejects(read.rejects, output, stats)
                 size = batch_len(read.batch)
+                self.sources.read(read.batch.get("source") or [None] * size)
                 stats.records_in += size
                 split.report.records += size + len(read.rejects)
                 bar.update(size + len(read.rejects))
@@ -286,7 +384,7 @@ class Tokenize(RecordStage):
                 pending = job
             if pending is not None:
                 self._finish(pending, split, output, stats)
-        writer.write(split.blocks.finish())
+        writer.write(self._last_block(split))
         split.report.dropped = Counter(stats.dropped) - dropped_before
         return split.report
 
@@ -297,7 +395,7 @@ class Tokenize(RecordStage):
         this process fits, packs and writes the examples in input order, as it does locally."""
 
         def on_rejects(rejects: list[Any]) -> None:
-            output.reject_all(rejects, stats)
+            self._read_rejects(rejects, output, stats)
             split.report.records += len(rejects)
             bar.update(len(rejects))
 
@@ -306,10 +404,20 @@ class Tokenize(RecordStage):
             size = batch_len(batch)
             stats.records_in += size
             split.report.records += size
+            self.sources.read(batch.get("source") or [None] * size)
             bar.update(size)
             if size:
                 self._finish(self._request(batch, split, output, stats, encoded=encoded), split, output, stats)
-        split.writer.write(split.blocks.finish())
+        split.writer.write(self._last_block(split))
+
+    def _last_block(self, split: _Split) -> Any:
+        """The text stream's last, shorter block; a lone last token (nothing in it trains) is left out,
+        counted as truncated from the last document's source."""
+        left = split.blocks.pending
+        rows = split.blocks.finish()
+        if rows is None and left:
+            self.sources.kept(self._last_text_source, -left, left, example=False)
+        return rows
 
     def encode_records(self, batch: Batch) -> Batch:
         """On a worker: the batch, with each record's texts tokenized in ``ENCODED_COLUMN``
@@ -406,7 +514,7 @@ class Tokenize(RecordStage):
         if REJECT_COLUMN in batch:
             if encoded is not None:
                 encoded = [ids for ids, fmt in zip(encoded, formats) if fmt is not None]
-            batch = split_rejects(batch, output, stats)
+            batch = self._reject(batch, output, stats)
             formats = [f for f in formats if f is not None]
         split.report.formats.update(formats)
         rows, requests = self._requests(batch, formats)
@@ -435,78 +543,144 @@ class Tokenize(RecordStage):
         return rows, requests
 
     def _finish(self, job: _Job, split: _Split, output: StageOutput, stats: StageStats) -> None:
-        """Turn a batch's token ids into examples: fit them to max_length, pack or not, write."""
+        """Turn a batch's token ids into examples: verify them, fit them to max_length, pack or not, write."""
         cfg = self.config
+        assert self.encoder is not None
         encoded = job.encoded.result()
         results: dict[str, Any] = {}
         at = 0
         for fmt, request in job.requests.items():
             results[fmt] = self.encoder.finish(request, encoded[at : at + len(request.texts)])
             at += len(request.texts)
-        kept = 0
         sources = job.batch.get("source") or [None] * batch_len(job.batch)
+        kept = 0
         if "text" in results:
             ids, lengths = results["text"]
-            self._count_sources([sources[i] for i in job.rows["text"]], lengths)
             split.report.lengths(lengths)
             split.writer.write(split.blocks.add(ids, lengths))
             kept += len(lengths)
+            self.sources.kept_all([sources[row] for row in job.rows["text"]], lengths)
+            if len(lengths):
+                self._last_text_source = sources[job.rows["text"][-1]]
         reasons: list[str | None] = [None] * batch_len(job.batch)
         details: list[str | None] = [None] * batch_len(job.batch)
         parts: list[Flat] = []
         owners: list[int] = []
         if "input-output" in results:
-            parts.append(results["input-output"])
-            owners += job.rows["input-output"]
+            flat, rows = results["input-output"], job.rows["input-output"]
+            if self.verifier is not None:
+                inputs, outputs = [job.batch["input"][i] for i in rows], [job.batch["output"][i] for i in rows]
+                checks = self.verifier.pairs(flat, inputs, outputs)
+                flat, rows = self._verdicts(flat, rows, checks, job.batch, reasons, details)
+            parts.append(flat)
+            owners += rows
         if "messages" in results:
-            flat, errors = results["messages"]
+            flat, errors, fixed = results["messages"]
+            rows = []
             for i, error in zip(job.rows["messages"], errors):
                 if error is None:
-                    owners.append(i)
-                else:
-                    reasons[i], details[i] = error.reason, error.detail
+                    rows.append(i)
+                    continue
+                reasons[i], details[i] = REASONS.get(error.reason, error.reason), error.detail
+                if self.verifier is not None and reasons[i] in REASONS.values():
+                    self.verify_report.rejected_reason(reasons[i])
+            if self.verifier is not None:
+                conversations = [job.batch["messages"][i] for i in rows]
+                checks = self.verifier.chats(flat, conversations, [f for f, e in zip(fixed, errors) if e is None])
+                flat, rows = self._verdicts(flat, rows, checks, job.batch, reasons, details)
             parts.append(flat)
+            owners += rows
         if parts:
-            flat = self._fit(Flat.concat(parts), owners, reasons, details, split.report)
-            self._count_sources([sources[i] for i in owners if not reasons[i]], flat.lengths)
+            flat = self._fit(Flat.concat(parts), owners, reasons, details, split.report, sources)
             if len(flat):
-                split.writer.write(pack(flat, cfg.max_length) if cfg.packing else unpacked(flat))
+                if cfg.packing:
+                    split.writer.write(pack(flat, cfg.max_length))
+                else:
+                    split.writer.write(unpacked(flat))
+                    split.report.example_rows += len(flat)
+                    split.report.packed_rows += len(bins(flat.lengths, cfg.max_length))
             kept += len(flat)
         if any(reasons):
             job.batch[REJECT_COLUMN] = reasons
             job.batch[REJECT_DETAIL_COLUMN] = details
-            split_rejects(job.batch, output, stats)
+            self._reject(job.batch, output, stats)
         stats.records_out += kept
         split.report.examples += kept
 
-    def _count_sources(self, sources: list[str | None], lengths: np.ndarray) -> None:
-        """Examples and tokens per input file (the part of ``source`` before ``#``), for the run report."""
-        for source, length in zip(sources, lengths.tolist()):
-            counts = self.by_source.setdefault((source or "?").split("#", 1)[0], [0, 0])
-            counts[0] += 1
-            counts[1] += length
+    def _verdicts(
+        self,
+        flat: Flat,
+        rows: list[int],
+        checks: list[Checked],
+        batch: Batch,
+        reasons: list[str | None],
+        details: list[str | None],
+    ) -> tuple[Flat, list[int]]:
+        """Count the verification of each example; the examples (and their rows) that pass."""
+        keep = np.ones(len(rows), dtype=bool)
+        for n, (row, checked) in enumerate(zip(rows, checks)):
+            self.verify_report.add(checked, batch["id"][row], batch["source"][row], self.info.tokenizer)
+            if checked.mismatch is not None:
+                keep[n] = False
+                reasons[row], details[row] = REASONS[checked.mismatch.kind], checked.mismatch.detail
+                self._lost[row] = int(flat.lengths[n])
+        if keep.all():
+            return flat, rows
+        return flat.select(keep), [row for row, k in zip(rows, keep) if k]
 
     def _fit(
-        self, flat: Flat, owners: list[int], reasons: list[str | None], details: list[str | None], report: SplitReport
+        self,
+        flat: Flat,
+        owners: list[int],
+        reasons: list[str | None],
+        details: list[str | None],
+        report: SplitReport,
+        sources: list[Any],
     ) -> Flat:
-        """Drop or truncate the examples longer than max_length, marking the dropped ones' rows."""
+        """Drop or truncate the examples longer than max_length, and drop those left with no trained token,
+        marking the dropped ones' rows."""
         cfg = self.config
         report.lengths(flat.lengths)
+        before = flat.lengths
         over = flat.lengths > cfg.max_length
-        if not over.any():
-            return flat
-        if cfg.overlength == "drop":
+        if over.any() and cfg.overlength == "drop":
             for n in np.flatnonzero(over):
                 reasons[owners[n]] = "too-long"
                 details[owners[n]] = f"{flat.lengths[n]} tokens, more than max_length {cfg.max_length}"
-            return flat.select(~over)
-        flat = flat.truncate(cfg.max_length)
-        empty = over & (flat.trained() == 0)
+                self._lost[owners[n]] = int(flat.lengths[n])
+            flat, before = flat.select(~over), before[~over]
+            owners = [row for row, o in zip(owners, over) if not o]
+            over = over[~over]
+        elif over.any():
+            flat = flat.truncate(cfg.max_length)
+        empty = flat.trained() == 0
         for n in np.flatnonzero(empty):
-            reasons[owners[n]] = "prompt-too-long"
-            details[owners[n]] = f"the first {cfg.max_length} tokens (max_length) hold no trained token"
+            reasons[owners[n]] = "no-trainable-tokens"
+            details[owners[n]] = (
+                f"the first {cfg.max_length} tokens (max_length) of {before[n]} hold no trained token"
+                if over[n]
+                else "no token of the example is trained"
+            )
+            self._lost[owners[n]] = int(before[n])
         report.truncated += int((over & ~empty).sum())
-        return flat.select(~empty)
+        kept = np.flatnonzero(~empty)
+        self.sources.kept_all([sources[owners[n]] for n in kept], flat.lengths[kept], (before - flat.lengths)[kept])
+        return flat.select(~empty) if empty.any() else flat
+
+    def _reject(self, batch: Batch, output: StageOutput, stats: StageStats) -> Batch:
+        """Write a batch's rejected rows, counting them (and their tokens, once tokenized) by source file."""
+        sources = batch.get("source") or [None] * batch_len(batch)
+        for row, reason in enumerate(batch.get(REJECT_COLUMN) or []):
+            if reason:
+                self.sources.dropped(sources[row], reason, self._lost.pop(row, 0))
+        self._lost.clear()
+        return split_rejects(batch, output, stats)
+
+    def _read_rejects(self, rejects: list[Any], output: StageOutput, stats: StageStats) -> None:
+        for reject in rejects:
+            self.sources.read([reject.source])
+            self.sources.dropped(reject.source, reject.reason)
+        output.reject_all(rejects, stats)
 
     def _summary(self, reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
         cfg = self.config
@@ -524,6 +698,8 @@ class Tokenize(RecordStage):
             "overlength": cfg.overlength,
             "columns": columns,
             **totals,
+            "packing_efficiency": efficiency(totals["tokens"], totals["sequences"], cfg.max_length),
+            "verify": self.verify_report.to_dict() if cfg.verify else None,
+            "sources": self.sources.to_dict(),
             "splits": reports,
-            "sources": {k: {"examples": v[0], "tokens": v[1]} for k, v in sorted(self.by_source.items())},
         }

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from dataprep.tokens.chat import ChatError, assistant_spans, segments
+from dataprep.tokens.chat import ChatError, render_chat, segments
 from dataprep.tokens.tokenizer import TokenizerInfo
 
 IGNORE = -100
@@ -168,6 +168,7 @@ class Encoder:
         self.separator = separator
         self.train_on_inputs = train_on_inputs
         self.specials = dict(info.tokenizer.special_tokens_map)
+        self.controls = info.controls
         self._anchors: dict[str, list[int]] = {}
 
     def encode(self, texts: list[str]) -> list[list[int]]:
@@ -226,20 +227,23 @@ class Encoder:
     def request_chats(self, conversations: list[list[dict[str, str]]], template: str) -> Request:
         pieces: list[list[tuple[str, bool]] | None] = []
         errors: list[ChatError | None] = []
+        fixed: list[set[str]] = []
         for messages in conversations:
             try:
-                text, spans = assistant_spans(template, messages, self.specials)
-                pieces.append(segments(text, spans))
+                rendered = render_chat(template, messages, self.specials, self.controls)
+                pieces.append(segments(rendered.text, rendered.spans))
                 errors.append(None)
+                fixed.append(rendered.fixed)
             except ChatError as exc:
                 pieces.append(None)
                 errors.append(exc)
+                fixed.append(set())
         texts, befores = [], []
         for item in pieces:
             for n, (text, _) in enumerate(item or []):
                 texts.append(text)
                 befores.append(item[n - 1][0][-1:] if n else "")
-        return Request("chats", [b + t for b, t in zip(befores, texts)], (pieces, errors, texts, befores))
+        return Request("chats", [b + t for b, t in zip(befores, texts)], (pieces, errors, texts, befores, fixed))
 
     def finish(self, request: Request, encoded: list[list[int]]) -> Any:
         """The examples of ``request`` from the ids of its texts."""
@@ -255,8 +259,11 @@ class Encoder:
         request = self.request_pairs(inputs, outputs)
         return self.finish(request, self.encode(request.texts))
 
-    def chats(self, conversations: list[list[dict[str, str]]], template: str) -> tuple[Flat, list[ChatError | None]]:
-        """Conversations with only the assistant's turns trained; a :class:`ChatError` for each that fails."""
+    def chats(
+        self, conversations: list[list[dict[str, str]]], template: str
+    ) -> tuple[Flat, list[ChatError | None], list[set[str]]]:
+        """Conversations with only the assistant's turns trained; a :class:`ChatError` for each that fails,
+        and the inference mismatches the rendering fixed in each."""
         request = self.request_chats(conversations, template)
         return self.finish(request, self.encode(request.texts))
 
@@ -287,8 +294,10 @@ class Encoder:
         masked = np.zeros_like(lengths) if self.train_on_inputs else prefix_lengths + prompt_lengths
         return Flat.masked(ids, lengths, masked)
 
-    def _finish_chats(self, encoded: list[list[int]], state: tuple) -> tuple[Flat, list[ChatError | None]]:
-        pieces, errors, texts, befores = state
+    def _finish_chats(
+        self, encoded: list[list[int]], state: tuple
+    ) -> tuple[Flat, list[ChatError | None], list[set[str]]]:
+        pieces, errors, texts, befores, fixed = state
         pieces_ids = iter(self._cut_anchors(encoded, texts, befores))
         bos = self.info.bos_id
         lists: list[list[int]] = []
@@ -310,4 +319,4 @@ class Encoder:
                 lengths.append(0)
             lists.append(ids)
             runs.append([0, len(ids)] if self.train_on_inputs else lengths)
-        return Flat.from_runs(lists, runs), errors
+        return Flat.from_runs(lists, runs), errors, fixed

@@ -113,6 +113,11 @@ class TextBlocks:
         self._ids, self._starts = self._ids[full:], self._starts[full:]
         return rows
 
+    @property
+    def pending(self) -> int:
+        """Tokens waiting for the next block."""
+        return len(self._ids)
+
     def finish(self) -> Rows | None:
         # A last block of one token has no label to train (the first of a block is masked).
         if len(self._ids) < 2:

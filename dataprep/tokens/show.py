@@ -5,6 +5,9 @@ text, trained tokens in green, masked ones (label -100) in red, and a yellow ``|
 where a packed sequence starts a new example. ``--raw`` prints ``(token, label)``
 pairs instead. Without colours (a pipe, a file, ``NO_COLOR``), masked runs are put
 between ``[[`` and ``]]`` so the view still says what is trained.
+
+``--verify`` prints instead what tokenize's verification found: the counts by kind, and
+the first mismatches with the training and the inference tokens side by side.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from dataprep.errors import InputError
 from dataprep.tokens.examples import IGNORE
 from dataprep.tokens.tokenizer import load_tokenizer
+from dataprep.tokens.verify import pieces as _pieces
 
 
 def _dataset(path: Path) -> Any:
@@ -47,13 +52,6 @@ def _tokenizer_name(path: Path, given: str | None) -> str:
         if name:
             return name
     raise InputError(f"{path}: no tokenizer saved beside it ({saved}); name one with --tokenizer.")
-
-
-def _pieces(tokenizer: Any, ids: list[int]) -> list[str]:
-    """Each token as the text it stands for (special tokens by name)."""
-    special = set(tokenizer.all_special_ids)
-    tokens = tokenizer.convert_ids_to_tokens(ids)
-    return [tok if i in special else tokenizer.convert_tokens_to_string([tok]) for i, tok in zip(ids, tokens)]
 
 
 def token_runs(tokenizer: Any, row: dict[str, Any]) -> list[tuple[str, bool, bool]]:
@@ -110,3 +108,57 @@ def show_tokens(path: Path, count: int, raw: bool = False, tokenizer: str | None
                 console.print(Text(f"({piece!r}, {label})"))
         else:
             console.print(render(tok, row, color))
+
+
+def show_mismatches(path: Path, count: int) -> None:
+    """The verification counts of a tokenize folder and its first ``count`` mismatches, side by side."""
+    from dataprep.stages.tokenize import MISMATCHES_FILE
+
+    folder = Path(path)
+    if not (folder / MISMATCHES_FILE).exists() and (folder.parent / MISMATCHES_FILE).exists():
+        folder = folder.parent  # a split folder was given
+    found = folder / MISMATCHES_FILE
+    if not found.exists():
+        raise InputError(
+            f"{folder}: no {MISMATCHES_FILE}; give the output folder of `dataprep tokenize` run without --no-verify."
+        )
+    console = Console(highlight=False)
+    stats_path = folder / "stats.json"
+    verify = json.loads(stats_path.read_text(encoding="utf-8")).get("extra", {}).get("verify") or {}
+    if verify:
+        fixed = ", ".join(f"{k} {v}" for k, v in verify["fixed"].items() if v) or "none"
+        rejected = ", ".join(f"{k} {v}" for k, v in verify["rejected"].items() if v) or "none"
+        what = f"{folder}: {verify['records']} records verified against the inference rendering"
+        console.print(Text(what, "bold"), soft_wrap=True)
+        console.print(f"fixed by construction: {fixed}", soft_wrap=True)
+        console.print(f"rejected: {rejected}", soft_wrap=True)
+    entries = [json.loads(line) for line in found.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not entries:
+        console.print(
+            Text("no mismatches: every example starts with its inference prompt's tokens", "green"), soft_wrap=True
+        )
+        return
+    for entry in entries[:count]:
+        console.print(
+            Text(f"--- {entry['kind']}: record {entry['id']} ({entry['source']})", "bold cyan"), soft_wrap=True
+        )
+        console.print(entry["detail"], soft_wrap=True, markup=False)
+        if "position" not in entry:
+            continue
+        table = Table("token", "training", "inference", show_edge=False)
+        training, inference = entry["training"], entry["inference"]
+        for n in range(max(len(training), len(inference))):
+            at = entry["start"] + n
+            cells = [_cell(side, n) for side in (training, inference)]
+            style = "bold red" if at == entry["position"] else None
+            table.add_row(f"{'>' if at == entry['position'] else ' '}{at}", *cells, style=style)
+        console.print(table)
+    if len(entries) > count:
+        console.print(f"... {len(entries) - count} more in {found} (-n to show more; all in rejects.jsonl)")
+
+
+def _cell(side: list[list[Any]], n: int) -> str:
+    if n >= len(side):
+        return "-"
+    token_id, piece = side[n]
+    return f"{piece!r} ({token_id})"

@@ -23,6 +23,8 @@ class TokenizerInfo:
     bos_id: int | None
     chat_template: str | None
     digest: str
+    #: The tokenizer's control tokens (special added tokens), longest first: what ends a chat turn.
+    controls: tuple[str, ...] = ()
 
     @property
     def backend(self) -> Any:
@@ -111,6 +113,11 @@ def load_tokenizer(name: str, chat_template: str | None = None) -> TokenizerInfo
         bos_id=tokenizer.bos_token_id,
         chat_template=template,
         digest=digest.hexdigest()[:16],
+        controls=tuple(
+            sorted(
+                {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}, key=lambda c: (-len(c), c)
+            )
+        ),
     )
 
 

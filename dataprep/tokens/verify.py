@@ -1,0 +1,296 @@
+"""Check tokenized examples against what an inference server renders (``tokenize``, on unless ``--no-verify``).
+
+For each trained assistant turn of a chat, the prompt is rendered and tokenized by the
+tokenizer's own ``apply_chat_template(messages[:i], add_generation_prompt=True)``, as vLLM
+and TGI do; for an input/output pair it is ``tokenizer(input + separator)`` (BOS included),
+as a completion server does. The training example must start with exactly those tokens,
+train from the next token on, and the trained run must hold the assistant's content and
+end with the end-of-turn token (EOS, or the template's control token), trained.
+
+Each mismatch has a kind (:data:`KINDS`). The construction in
+:mod:`~dataprep.tokens.examples` and :mod:`~dataprep.tokens.chat` avoids what it can; where
+it did, the record counts as *fixed* under that kind (a naive ``tokenizer(rendered_text)``
+pipeline would have had the mismatch). What still differs is *rejected*, with the first
+differing token in the reject's detail and a side-by-side window in ``mismatches.jsonl``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataprep.tokens.chat import clean_messages
+from dataprep.tokens.examples import IGNORE, Flat
+from dataprep.tokens.tokenizer import TokenizerInfo
+
+KINDS = (
+    "double-bos",
+    "missing-eos",
+    "eos-masked-by-pad",
+    "boundary-merge",
+    "template-without-generation-markers",
+    "other",
+)
+#: The reject reason of each kind ("other" alone would say nothing in a table of reasons).
+REASONS = {kind: ("render-mismatch" if kind == "other" else kind) for kind in KINDS}
+KIND_OF_REASON = {reason: kind for kind, reason in REASONS.items()}
+#: Tokens shown on each side of the first difference.
+WINDOW = 6
+#: Mismatches kept for ``show-tokens --verify`` (the rejects file has them all).
+KEEP = 50
+#: Characters each side of a prompt/answer edge tokenized together to see whether the tokenizer
+#: merges across it: a merge joins the pre-token at the edge (a word and its leading space, a run
+#: of whitespace or punctuation), which these few characters hold. Tokenizing cost grows with them.
+EDGE = 8
+
+
+@dataclass
+class Mismatch:
+    kind: str
+    detail: str
+    turn: int | None = None
+    position: int | None = None
+    training: list[int] = field(default_factory=list)
+    inference: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Checked:
+    """One example's verdict: the mismatch that rejects it (if any) and the kinds its construction fixed."""
+
+    mismatch: Mismatch | None
+    fixed: set[str] = field(default_factory=set)
+
+
+class VerifyReport:
+    """Counts by kind over the whole stage, and the first mismatches with their token windows."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.fixed = dict.fromkeys(KINDS, 0)
+        self.rejected = dict.fromkeys(KINDS, 0)
+        self.first: list[dict[str, Any]] = []
+
+    def add(self, checked: Checked, record_id: Any, source: Any, tokenizer: Any) -> None:
+        self.records += 1
+        if checked.mismatch is None:
+            for kind in checked.fixed:
+                self.fixed[kind] += 1
+            return
+        m = checked.mismatch
+        self.rejected[m.kind] += 1
+        if len(self.first) < KEEP:
+            entry: dict[str, Any] = {"id": record_id, "source": source, "kind": m.kind, "detail": m.detail}
+            if m.position is not None:
+                start = max(0, m.position - WINDOW)
+                entry.update(turn=m.turn, position=m.position, start=start)
+                for side in ("training", "inference"):
+                    ids = getattr(m, side)[start : m.position + WINDOW]
+                    entry[side] = [[i, piece] for i, piece in zip(ids, pieces(tokenizer, ids))]
+            self.first.append(entry)
+
+    def rejected_reason(self, reason: str) -> None:
+        """A record the construction itself rejected for a mismatch it cannot fix."""
+        self.records += 1
+        self.rejected[KIND_OF_REASON[reason]] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": self.records, "fixed": dict(self.fixed), "rejected": dict(self.rejected)}
+
+
+def pieces(tokenizer: Any, ids: list[int]) -> list[str]:
+    """Each token as the text it stands for (special tokens by name)."""
+    special = set(tokenizer.all_special_ids)
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    return [tok if i in special else tokenizer.convert_tokens_to_string([tok]) for i, tok in zip(ids, tokens)]
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+class Verifier:
+    """Verifies batches of examples for one tokenizer, template and prompt format."""
+
+    def __init__(self, info: TokenizerInfo, template: str | None, *, separator: str, train_on_inputs: bool) -> None:
+        tok = info.tokenizer
+        self.info = info
+        self.tok = tok
+        self.template = template
+        self.separator = separator
+        self.train_on_inputs = train_on_inputs
+        self.controls = {tok.convert_tokens_to_ids(c) for c in info.controls}
+        # Without a pad token, trainers (TRL, axolotl) pad with EOS: the same hazard as pad == EOS.
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else info.eos_id
+
+    # -- per format --------------------------------------------------------------------
+
+    def pairs(self, flat: Flat, inputs: list[str], outputs: list[str]) -> list[Checked]:
+        bos, eos = self.tok.bos_token, self.tok.eos_token
+        typed_bos = [bool(self.info.prefix and bos and text.startswith(bos)) for text in inputs]
+        prompts = [text.removeprefix(bos) if typed else text for text, typed in zip(inputs, typed_bos)]
+        answers = list(outputs)
+        if eos:
+            answers = [_strip_suffix(text, eos) for text in answers]
+        backend = self.info.backend
+        prompts = [p + self.separator for p in prompts]
+        refs = [e.ids for e in backend.encode_batch_fast(prompts)]
+        merged = self._merges([p[-EDGE:] for p in prompts], [a[:EDGE] for a in answers])
+        out = []
+        stops = {self.info.eos_id}
+        for n, (ids, labels) in enumerate(_examples(flat)):
+            fixed = {"double-bos"} if typed_bos[n] else set()
+            if merged[n]:
+                fixed.add("boundary-merge")
+            # The output's tokens are placed after the prompt as they are: no template can rewrite them,
+            # so the content check (a decode per example) is left to chats.
+            out.append(Checked(self._turn(ids, labels, refs[n], stops, None, None, fixed), fixed))
+        return out
+
+    def _merges(self, befores: list[str], afters: list[str]) -> list[bool]:
+        """Whether the tokenizer merges across each edge: ``before + after`` in one string does not
+        start with ``before``'s own tokens."""
+        texts = befores + [b + a for b, a in zip(befores, afters)]
+        encoded = [e.ids for e in self.info.backend.encode_batch_fast(texts, add_special_tokens=False)]
+        alone, joined = encoded[: len(befores)], encoded[len(befores) :]
+        return [j[: len(a)] != a for a, j in zip(alone, joined)]
+
+    def chats(self, flat: Flat, conversations: list[list[dict[str, Any]]], fixed: list[set[str]]) -> list[Checked]:
+        conversations = [clean_messages(c) for c in conversations]
+        turns = [[i for i, m in enumerate(c) if m.get("role") == "assistant"] for c in conversations]
+        prompts = [c[:i] for c, ts in zip(conversations, turns) for i in ts]
+        wholes = [c[: i + 1] for c, ts in zip(conversations, turns) for i in ts]
+        refs = iter(self._apply(prompts, add_generation_prompt=True))
+        naive = iter(self._apply(wholes))
+        out = []
+        for (ids, labels), conversation, ts, done in zip(_examples(flat), conversations, turns, fixed):
+            done = set(done)
+            mismatch = None
+            for i in ts:
+                ref, whole = next(refs), next(naive)
+                if mismatch is not None:
+                    continue
+                if isinstance(ref, str) or isinstance(whole, str):
+                    failed = ref if isinstance(ref, str) else whole
+                    mismatch = Mismatch("other", f"assistant turn {i}: {failed}", i)
+                    continue
+                if self.info.prefix and ref[: len(self.info.prefix)] == self.info.prefix:
+                    done.add("double-bos")  # the template writes BOS, and tokenizer(text) would add another
+                if whole[: len(ref)] != ref:
+                    done.add("boundary-merge")
+                mismatch = self._turn(ids, labels, ref, self.controls, conversation[i].get("content"), i, done)
+            out.append(Checked(mismatch, done))
+        return out
+
+    def _apply(self, conversations: list[list[dict[str, Any]]], **kwargs: Any) -> list[list[int] | str]:
+        """``apply_chat_template``'s ids of each conversation, or why it fails on it."""
+        if not conversations:
+            return []
+        try:
+            encoded = self.tok.apply_chat_template(
+                conversations, chat_template=self.template, tokenize=True, return_dict=True, **kwargs
+            )
+            return [list(ids) for ids in encoded["input_ids"]]
+        except Exception:  # noqa: BLE001 - a template can raise anything; find which conversation, below
+            if len(conversations) == 1:
+                try:
+                    self.tok.apply_chat_template(conversations[0], chat_template=self.template, **kwargs)
+                except Exception as exc:  # noqa: BLE001
+                    return [f"apply_chat_template fails on it ({type(exc).__name__}: {exc})"]
+                raise
+            return [out for c in conversations for out in self._apply([c], **kwargs)]
+
+    # -- one trained turn --------------------------------------------------------------
+
+    def _turn(
+        self,
+        ids: list[int],
+        labels: list[int],
+        ref: list[int],
+        stops: set[int | None],
+        content: Any,
+        turn: int | None,
+        fixed: set[str],
+    ) -> Mismatch | None:
+        """Whether the example holds this turn as inference does; ``fixed`` gains what its construction avoided."""
+        where = "the prompt" if turn is None else f"the prompt of assistant turn {turn}"
+        bos = self.info.bos_id
+        if bos is not None and ids[:2] == [bos, bos]:
+            return self._differ("double-bos", "the example starts with two BOS tokens", ids, ref, 1, turn)
+        n = len(ref)
+        if ids[:n] != ref:
+            at = next((k for k, (a, b) in enumerate(zip(ids, ref)) if a != b), min(len(ids), n))
+            kind = self._prefix_kind(ids, ref, at)
+            what = {
+                "double-bos": "the inference prompt starts with two BOS tokens (the template renders BOS twice)",
+                "boundary-merge": f"{where} is the same text but tokenized differently: the tokenizer merges "
+                "across a boundary between turns",
+                "other": f"the training example does not start with {where} as inference renders it",
+            }[kind]
+            return self._differ(kind, what, ids, ref, at, turn)
+        if len(ids) <= n:
+            return self._differ("other", f"nothing follows {where} in the training example", ids, ref, n, turn)
+        if self.train_on_inputs:
+            end = min((_index(ids, stop, n) + 1 for stop in stops if stop is not None), default=len(ids))
+            end = min(end, len(ids))
+        else:
+            if labels[n] == IGNORE or (n > 1 and labels[n - 1] != IGNORE):
+                return self._differ(
+                    "other", f"the trained span does not start where {where} ends (token {n})", ids, ref, n, turn
+                )
+            end = _index(labels, IGNORE, n)
+            if ids[end - 1] not in stops:
+                if end < len(ids) and ids[end] in stops and ids[end] == self.pad_id:
+                    what = "the end-of-turn token is the pad token and is masked, so the model never learns to stop"
+                    return self._differ("eos-masked-by-pad", what, ids, ids[:end] + [ids[end]], end, turn)
+                return self._differ(
+                    "missing-eos", "the trained span does not end with an end-of-turn token", ids, ref, end - 1, turn
+                )
+        if ids[end - 1] == self.pad_id:
+            fixed.add("eos-masked-by-pad")  # labels come from positions, never from comparing ids with pad
+        key = _squeezed(content) if isinstance(content, str) else ""
+        if key and key not in _squeezed(self.info.backend.decode(ids[n:end], skip_special_tokens=False)):
+            return self._differ(
+                "other", "the trained span does not hold the assistant's content", ids, ref + [IGNORE], n, turn
+            )
+        return None
+
+    def _prefix_kind(self, ids: list[int], ref: list[int], at: int) -> str:
+        bos = self.info.bos_id
+        if bos is not None and at <= 1 and (ids[:2] == [bos, bos] or ref[:2] == [bos, bos]):
+            return "double-bos"
+        if self.tok.decode(ids).startswith(self.tok.decode(ref)):
+            return "boundary-merge"
+        return "other"
+
+    def _differ(self, kind: str, what: str, ids: list[int], ref: list[int], at: int, turn: int | None) -> Mismatch:
+        def show(side: list[int]) -> str:
+            if at >= len(side) or side[at] == IGNORE:
+                return "nothing"
+            return f"{pieces(self.tok, [side[at]])[0]!r} (id {side[at]})"
+
+        detail = f"{what}; first difference at token {at}: training {show(ids)}, inference {show(ref)}"
+        return Mismatch(kind, detail, turn, at, list(ids), [i for i in ref if i != IGNORE])
+
+
+def _index(values: list[int], value: int, start: int) -> int:
+    """The first position of ``value`` from ``start`` on; ``len(values)`` when there is none."""
+    try:
+        return values.index(value, start)
+    except ValueError:
+        return len(values)
+
+
+def _strip_suffix(text: str, suffix: str) -> str:
+    while text.endswith(suffix):
+        text = text[: -len(suffix)]
+    return text
+
+
+def _examples(flat: Flat) -> list[tuple[list[int], list[int]]]:
+    ids, labels = flat.ids.tolist(), flat.labels.tolist()
+    out, at = [], 0
+    for length in flat.lengths.tolist():
+        out.append((ids[at : at + length], labels[at : at + length]))
+        at += length
+    return out
