@@ -46,6 +46,8 @@ LIBRARIES = (
 )
 #: Data files of a dataset folder (not state.json, whose fields datasets may fill differently).
 DATA_SUFFIXES = (".arrow", ".parquet", ".jsonl", ".jsonl.gz")
+#: Diagnostics written beside the data (what was dropped, what verification found), not the data itself.
+NOT_DATA = ("rejects.jsonl", "mismatches.jsonl")
 
 
 def sha256(path: Path) -> str:
@@ -138,7 +140,7 @@ def build_lock(pipeline: Pipeline, run: RunView) -> dict[str, Any]:
         )
     dataset = run.dataset_stage()
     if dataset is not None:
-        files = [p for p in _files(dataset.path) if p.name.endswith(DATA_SUFFIXES) and p.name != "rejects.jsonl"]
+        files = [p for p in _files(dataset.path) if p.name.endswith(DATA_SUFFIXES) and p.name not in NOT_DATA]
         lock["outputs"] = {
             "stage": dataset.name,
             "files": [{**_entry(p), "path": str(p.relative_to(run.path))} for p in files],
