@@ -138,8 +138,10 @@ def evaluate(records: list[tuple[dict[str, Any], bool]], config: FilterSlopConfi
     counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
     errors = []
     flags = []
+    dropped = []
     for i, (record, positive) in enumerate(records):
         reason = batch["_reject"][i]
+        dropped.append(bool(reason))
         changed = any(batch[k][i] != record.get(k) for k in ("text", "output", "messages"))
         flagged = bool(reason) or changed
         flags.append(flagged)
@@ -150,7 +152,7 @@ def evaluate(records: list[tuple[dict[str, Any], bool]], config: FilterSlopConfi
             why = reason or ("stripped " + ", ".join(slop.get("stripped", [])) if changed else "")
             text = record.get("output") or record.get("text") or json.dumps(record.get("messages"))
             errors.append({"error": key, "why": why, "detail": batch["_reject_detail"][i], "text": text, "index": i})
-    return {**score(counts), "errors": errors, "flagged": flags, "summary": stage.summary()}
+    return {**score(counts), "errors": errors, "flagged": flags, "dropped": dropped, "summary": stage.summary()}
 
 
 def score(counts: dict[str, int]) -> dict[str, Any]:
@@ -224,10 +226,16 @@ def run_xstest(devdata: Path, config: FilterSlopConfig, show_errors: bool) -> di
     rows = load_xstest(devdata)
     result = evaluate([(r["record"], r["positive"]) for r in rows], config)
     figures = report(
-        "XSTest v2 completions, the authors' human labels (full or partial refusal vs full compliance):",
+        "XSTest v2 completions, the authors' human labels (full or partial refusal vs full compliance), "
+        "flagged = dropped or changed:",
         rows,
         result["flagged"],
         {"all": lambda r: True},
+    )
+    # XSTest counts an answer with an AI disclaimer as compliance; a stripped disclaimer is then a
+    # "false positive" by its labels, so the records dropped alone are the closer measure of refusals.
+    figures["dropped only"] = report(
+        "XSTest, flagged = dropped only:", rows, result["dropped"], {"all": lambda r: True}
     )
     if show_errors:
         for error in result["errors"]:
