@@ -156,15 +156,22 @@ def evaluate(records: list[tuple[dict[str, Any], bool]], config: FilterSlopConfi
 
 
 def score(counts: dict[str, int]) -> dict[str, Any]:
-    precision = counts["tp"] / max(counts["tp"] + counts["fp"], 1)
-    recall = counts["tp"] / max(counts["tp"] + counts["fn"], 1)
-    return {**counts, "precision": round(precision, 3), "recall": round(recall, 3)}
+    """Counts with precision and recall; None where undefined (nothing flagged, no positives)."""
+    flagged, positives = counts["tp"] + counts["fp"], counts["tp"] + counts["fn"]
+    precision = round(counts["tp"] / flagged, 3) if flagged else None
+    recall = round(counts["tp"] / positives, 3) if positives else None
+    return {**counts, "precision": precision, "recall": recall}
+
+
+def _ratio(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
 
 
 def _line(name: str, result: dict[str, Any]) -> str:
     n = sum(result[k] for k in ("tp", "fp", "fn", "tn"))
     return (
-        f"  {name:<24} {n:>5} {result['tp'] + result['fn']:>5}   P {result['precision']:.3f}  R {result['recall']:.3f}"
+        f"  {name:<24} {n:>5} {result['tp'] + result['fn']:>5}"
+        f"   P {_ratio(result['precision'])}  R {_ratio(result['recall'])}"
         f"   (tp {result['tp']}, fp {result['fp']}, fn {result['fn']}, tn {result['tn']})"
     )
 
@@ -285,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(result[k] for k in ("tp", "fp", "fn", "tn"))
     print(
         f"{args.labels}: {total} records; refusal-or-disclaimer flagged (dropped or changed): "
-        f"precision {result['precision']:.3f}, recall {result['recall']:.3f} "
+        f"precision {_ratio(result['precision'])}, recall {_ratio(result['recall'])} "
         f"(tp {result['tp']}, fp {result['fp']}, fn {result['fn']}, tn {result['tn']})"
     )
 
