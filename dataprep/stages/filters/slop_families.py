@@ -132,7 +132,11 @@ FAMILIES: tuple[Family, ...] = (
         "ai-disclaimer",
         rf"\b(?:i (?:want|would like|have|must|need|should|feel the need) to|i'd like to|i must|let me|i will|i'll|allow me to) (?:gently |respectfully |kindly |just |first |also )?(?:point out|clarify|mention|note|remind you|address|emphasize|emphasise)\b[^.!?]{{0,120}}?\b(?:{_TOPIC}|not (?:entirely |quite |factually )?(?:accurate|coherent|correct|possible|appropriate|true)|(?:does not|doesn't) make sense|respectful|sensitiv|harmful|offensive)",
     ),
-    _family("point-out-that", "ai-disclaimer", r"\b(?:i (?:want|would like|have|must|need) to|i'd like to|i must) (?:gently |respectfully |kindly |just )?point out that\b"),
+    _family(
+        "point-out-that",
+        "ai-disclaimer",
+        r"\b(?:i (?:want|would like|have|must|need) to|i'd like to|i must) (?:gently |respectfully |kindly |just )?point out that\b",
+    ),
     _family("i-notice", "ai-disclaimer", rf"\bi notice (?:that )?(?:the|your|this) {_TOPIC}\b"),
     _family(
         "flawed-question",
