@@ -4,8 +4,9 @@ Both get the same 500 phrases (a spread of the built-in phrases plus generated
 ones, as a user list would add) and the same records, about 10% of which hold a
 phrase; the benchmark asserts that both make the same keep/flag decision on
 every record before it reports the ratio. A last line times the whole stage
-(every built-in phrase, about 17,000 after expansion, JSONL in, Parquet out) on
-the same records, against the same naive loop with only 500 phrases.
+(every built-in phrase, about 17,000 after expansion, and the cues, phrase
+families and sentence scorer on the sentences the cues pick; JSONL in, Parquet
+out) on the same records, against the same naive loop with only 500 phrases.
 """
 
 from __future__ import annotations

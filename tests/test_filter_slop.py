@@ -1,13 +1,24 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import read_records, read_rejects, read_stats, tree_bytes
 
 from benchmarks.slop_quality import evaluate, load
 from dataprep.errors import ConfigError
 from dataprep.records import rows_to_batch
-from dataprep.stages.filters.slop import FilterSlop, FilterSlopConfig, PhraseMatcher, expand, fold, strip_sentences
+from dataprep.stages.filters.slop import (
+    FilterSlop,
+    FilterSlopConfig,
+    PhraseMatcher,
+    expand,
+    fold,
+    sentence_spans,
+    strip_sentences,
+)
+from dataprep.stages.filters.slop_families import family_hits
+from dataprep.stages.filters.slop_scorer import WEIGHTS, load_scorer, train
 
 DATA = Path(__file__).parent / "data"
 
@@ -36,11 +47,15 @@ def test_refusal_is_dropped_with_phrase_and_category(tmp_path):
     assert [r["output"] for r in records] == [ANSWER]
     assert rejects[0]["reason"] == "slop-refusal"
     assert "refusal" in rejects[0]["detail"] and "i'm sorry, but i can't" in rejects[0]["detail"]
+    # The deciding sentence and its source travel with the reject (the phrase list: a rule).
     assert rejects[0]["record"]["meta"]["slop"]["decided_by"] == {
+        "by": "rule",
         "phrase": "i'm sorry, but i can't",
         "category": "refusal",
+        "sentence": "I'm sorry, but I can't assist with that.",
     }
     assert stats["dropped"] == {"slop-refusal": 1}
+    assert stats["extra"]["decisions"]["rule"] == {"dropped": 1, "stripped": 0}
 
 
 def test_disclaimer_sentence_is_stripped_and_the_answer_kept(tmp_path):
@@ -287,3 +302,147 @@ def test_builtin_lists_reach_the_quality_bar_on_labelled_fixtures(name):
     result = evaluate(load(DATA / f"{name}.jsonl"), FilterSlopConfig())
     assert result["precision"] >= 0.9, result["errors"]
     assert result["recall"] >= 0.9, result["errors"]
+
+
+# Phrase families, the sentence scorer, other languages.
+
+
+@pytest.mark.parametrize(
+    ("sentence", "family"),
+    [
+        ("As a helpful, respectful and honest assistant, I will answer.", "self-description"),
+        ("As a friendly, patient and knowledgeable AI, here is my answer.", "self-as-ai"),
+        ("I am but a humble assistant, here to serve.", "self-as-assistant"),
+        ("Being a conversational language model, I make mistakes.", "self-as-ai"),
+        ("You can call me an AI helper.", "named-ai"),
+        ("I'm here to help you safely and respectfully.", "manner-preamble"),
+        ("However, I must point out that the question does not make sense.", "point-out"),
+        ("I notice that the premise of your request is mistaken.", "i-notice"),
+        ("Unfortunately, I cannot implement this in Prolog.", "cannot-do"),
+    ],
+)
+def test_families_read_slots(sentence, family):
+    assert family_hits(fold(sentence), first=False).name == family
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "As a result of the assistant's mistake, the meeting moved.",
+        "As an example, a language model predicts the next word.",
+        "As a teacher, I start every lesson with a quiz.",
+        "I am an AI researcher at a university.",
+        "I can't recommend this place highly enough.",
+        "The assistant manager approved my holiday.",
+    ],
+)
+def test_families_leave_lookalikes_alone(sentence):
+    assert family_hits(fold(sentence), first=True) is None
+
+
+def test_opening_families_only_count_at_the_start(tmp_path):
+    assert family_hits(fold("I'm sorry, but I have no idea what you mean."), first=True).name == "sorry-but"
+    assert family_hits(fold("I'm sorry, but I have to cancel our dinner on Friday."), first=False) is None
+    email = "Dear Sam,\nThanks for the invite, it was kind.\nI'm sorry, but I have to cancel our dinner on Friday."
+    records, rejects, _ = run(tmp_path, [qa(email)], scorer=False)
+    assert not rejects and records[0]["output"] == email
+
+
+def test_family_decisions_strip_and_drop_with_their_sentence(tmp_path):
+    preamble = f"As a friendly and caring assistant, I am happy to answer. {ANSWER}"
+    midway = f"{ANSWER} Unfortunately, I cannot implement this in Prolog. Use Python instead."
+    records, rejects, stats = run(tmp_path, [qa(preamble), qa(midway)], scorer=False)
+    assert [r["output"] for r in records] == [ANSWER]
+    assert records[0]["meta"]["slop"]["decisions"] == [
+        {
+            "by": "family",
+            "category": "ai-disclaimer",
+            "family": "self-description",
+            "sentence": "As a friendly and caring assistant, I am happy to answer.",
+        }
+    ]
+    assert records[0]["meta"]["slop"]["stripped"] == ["family:self-description"]
+    assert rejects[0]["reason"] == "slop-refusal"
+    assert (
+        rejects[0]["record"]["meta"]["slop"]["decided_by"]["sentence"]
+        == "Unfortunately, I cannot implement this in Prolog."
+    )
+    assert 'family cannot-do on "Unfortunately, I cannot implement this in Prolog."' in rejects[0]["detail"]
+    assert stats["extra"]["decisions"]["family"] == {"dropped": 1, "stripped": 1}
+
+
+def test_families_can_be_turned_off(tmp_path):
+    text = f"As a friendly and caring assistant, I am happy to answer. {ANSWER}"
+    records, _, _ = run(tmp_path, [qa(text)], families=False, scorer=False)
+    assert records[0]["output"] == text
+
+
+def test_scorer_decides_cue_sentences_no_rule_matched(tmp_path):
+    text = "I am not able to look that up for you right now."
+    records, rejects, stats = run(tmp_path, [qa(text), qa(ANSWER)], scorer_threshold=0.8, name="on")
+    assert [r["output"] for r in records] == [ANSWER]
+    decided = rejects[0]["record"]["meta"]["slop"]["decided_by"]
+    assert decided["by"] == "scorer" and decided["category"] == "refusal" and decided["sentence"] == text
+    assert 0.8 <= decided["score"] <= 1
+    assert f"scorer {decided['score']:.2f}" in rejects[0]["detail"]
+    assert stats["extra"]["decisions"]["scorer"] == {"dropped": 1, "stripped": 0}
+    assert stats["extra"]["scorer"] == {"sentences": 1, "positive": 1}
+    records, rejects, _ = run(tmp_path, [qa(text)], scorer=False, name="off")
+    assert records[0]["output"] == text and not rejects
+
+
+def test_scorer_only_sees_cue_sentences(tmp_path):
+    plain = "Carbon steel heats quickly. Cast iron holds heat. Both need oil after washing."
+    hard = "I cannot stress enough how important backups are. AI assistants can automate routine tasks."
+    records, rejects, stats = run(tmp_path, [qa(plain), qa(hard)])
+    assert not rejects and [r["output"] for r in records] == [plain, hard]
+    assert stats["extra"]["scorer"] == {"sentences": 2, "positive": 0}  # both hold cues, neither passes
+
+
+def test_scorer_weights_are_what_the_sentences_train():
+    trained = train()
+    with np.load(WEIGHTS) as shipped:
+        assert sorted(shipped) == sorted(trained)
+        for name, array in trained.items():
+            assert np.array_equal(shipped[name], array), name
+    assert load_scorer().score([]) == []
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "Es tut mir leid, aber dabei kann ich dir nicht helfen.",
+        "Désolé, mais je ne peux pas vous aider avec cette demande.",
+        "Lo siento, pero no puedo ayudarte con eso.",
+    ],
+)
+def test_refusals_in_german_french_spanish_are_dropped(tmp_path, refusal):
+    records, rejects, _ = run(tmp_path, [qa(refusal)])
+    assert records == [] and rejects[0]["reason"] == "slop-refusal"
+
+
+@pytest.mark.parametrize(
+    ("disclaimer", "rest"),
+    [
+        ("Als KI-Sprachmodell habe ich keine persönliche Meinung.", "Berlin hat sehr viele Museen und Parks."),
+        ("En tant qu'IA, je n'ai pas de sentiments.", "Paris compte de nombreux musées et jardins."),
+        ("Como modelo de lenguaje, no tengo opiniones personales.", "Madrid tiene muchos museos y parques."),
+    ],
+)
+def test_ai_self_references_in_german_french_spanish_are_stripped(tmp_path, disclaimer, rest):
+    records, _, _ = run(tmp_path, [qa(f"{disclaimer} {rest}")])
+    assert records[0]["output"] == rest
+
+
+def test_sentence_spans_cut_lines_and_sentences():
+    text = "One. Two?\n- three\n\nFour!"
+    assert [text[s:e] for s, e in sentence_spans(text)] == ["One. ", "Two?", "- three", "Four!"]
+
+
+def test_quality_benchmark_says_what_is_missing(tmp_path, capsys):
+    from benchmarks.slop_quality import main
+
+    with pytest.raises(SystemExit, match="no such labels file"):
+        main(["--labels", str(tmp_path / "missing.jsonl")])
+    main(["--devdata", str(tmp_path)])
+    assert "no dev data" in capsys.readouterr().out

@@ -12,6 +12,16 @@ Every string is folded once (lower case, curly quotes made straight, runs of
 whitespace made one space) and scanned in one pass by an Aho-Corasick automaton
 (pyahocorasick) holding every phrase, so the cost does not grow with the number
 of phrases. Matches must sit on word boundaries: "bias" does not match "biased".
+
+Lists miss wordings nobody wrote down, so the same pass also finds cheap cues
+(``phrases/cues.txt``: "assistant", "sorry", "I cannot", "respectful"...). A
+sentence that holds a cue and no listed phrase goes to the phrase families
+(``slop_families.py``: regexes with slots, "as a <any adjectives> assistant"),
+and if none matches, to a small sentence scorer (``slop_scorer.py``: a linear
+model over hashed n-grams, trained on sentences written for this project). Only
+cue sentences are ever scored, so clean text costs no more than before. Each
+drop and strip records its deciding sentence, category, source (rule, family or
+scorer) and score in ``meta["slop"]``, and stats count decisions by source.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ from pydantic import Field, field_validator, model_validator
 from dataprep.errors import ConfigError, suggest
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
-from dataprep.stages.content import get, put, record_problem, slots
+from dataprep.stages.content import Slot, get, put, record_problem, slots
+from dataprep.stages.filters.slop_families import FAMILIES, Family, family_hits
 
 PHRASE_DIR = Path(__file__).with_name("phrases")
 BUILTIN_CATEGORIES = ("refusal", "ai-disclaimer", "gptism")
@@ -42,6 +53,10 @@ Action = Literal["drop", "strip", "flag"]
 _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 #: The category of exception phrases (list lines starting with "!").
 EXCEPTION = "!"
+#: The category of cue phrases: they decide nothing, they pick the sentences to look at.
+CUE = "?"
+#: Categories the families and the scorer decide for (each only when its built-in list is on).
+LEARNED_CATEGORIES = ("refusal", "ai-disclaimer")
 
 
 def _fold_table() -> dict[int, str]:
@@ -130,9 +145,12 @@ class PhraseMatcher:
         phrases: Mapping[str, str],
         exceptions: Iterable[str] = (),
         regexes: Sequence[tuple[str, str]] = (),
+        cues: Iterable[str] = (),
     ) -> None:
         self.automaton: Any = ahocorasick.Automaton()
-        entries = [(p, c) for p, c in phrases.items()] + [(p, EXCEPTION) for p in exceptions]
+        # A phrase that is also a cue stays a phrase: cues only matter where no phrase is.
+        entries = [(p, CUE) for p in cues if p not in phrases]
+        entries += [(p, c) for p, c in phrases.items()] + [(p, EXCEPTION) for p in exceptions]
         for phrase, category in entries:
             # Only a phrase that starts (ends) with a letter or digit needs a boundary there.
             value = (phrase, category, len(phrase), _is_word(phrase[0]), _is_word(phrase[-1]))
@@ -148,6 +166,10 @@ class PhraseMatcher:
 
     def find(self, text: str) -> list[Match]:
         """Non-overlapping matches in ``text`` (longest first where they overlap), in order."""
+        return self.scan(text)[0]
+
+    def scan(self, text: str) -> tuple[list[Match], list[int]]:
+        """``find``'s matches, and where in ``text`` the cues start."""
         low = _lower(text)
         folded = _RUNS.sub(" ", low) if "  " in low else low
         hits: list[tuple[int, int, str, str]] = []
@@ -166,11 +188,16 @@ class PhraseMatcher:
                     k = next(k for k in range(len(self.regex_keys)) if m.start(f"_slop{k}") != -1)
                     hits.append((m.start(), m.end(), self.regex_keys[k], self.regex_categories[k]))
         if not hits:
-            return []
-        return self._resolve(hits, low if folded is not low else None)
+            return [], []
+        cues = [h[0] for h in hits if h[3] == CUE]
+        if cues:
+            hits = [h for h in hits if h[3] != CUE]
+        return self._resolve(hits, cues, low if folded is not low else None)
 
     @staticmethod
-    def _resolve(hits: list[tuple[int, int, str, str]], low: str | None) -> list[Match]:
+    def _resolve(
+        hits: list[tuple[int, int, str, str]], cues: list[int], low: str | None
+    ) -> tuple[list[Match], list[int]]:
         hits.sort(key=lambda h: (h[0], h[0] - h[1], h[2]))
         blocked = [(s, e) for s, e, _, c in hits if c == EXCEPTION]
         kept: list[tuple[int, int, str, str]] = []
@@ -184,7 +211,7 @@ class PhraseMatcher:
             kept.append(hit)
             reach = end
         if low is None:
-            return [Match(*hit) for hit in kept]
+            return [Match(*hit) for hit in kept], cues
         # Whitespace runs were folded: map positions back to the original string.
         points: list[int] = []
         shifts: list[int] = []
@@ -198,7 +225,7 @@ class PhraseMatcher:
             k = bisect_right(points, pos)
             return pos + (shifts[k - 1] if k else 0)
 
-        return [Match(original(s), original(e - 1) + 1, p, c) for s, e, p, c in kept]
+        return [Match(original(s), original(e - 1) + 1, p, c) for s, e, p, c in kept], [original(c) for c in cues]
 
 
 # A sentence ends at . ! ? or … (and any closing quotes or brackets), then spaces, and
@@ -209,23 +236,39 @@ _SENTENCE_BREAK = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*[ \t]+(?![a-z])"
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every sentence of ``text``: each line, cut at sentence breaks."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.split("\n"):
+        begin = 0
+        for brk in [*(m.end() for m in _SENTENCE_BREAK.finditer(line)), len(line)]:
+            if brk > begin:
+                spans.append((offset + begin, offset + brk))
+            begin = brk
+        offset += len(line) + 1
+    return spans
+
+
 def strip_sentences(text: str, spans: Sequence[tuple[int, int]]) -> str:
     """Remove every sentence (or line) of ``text`` that overlaps one of ``spans``."""
+    cut = [(s, e) for s, e in sentence_spans(text) if any(a < e and b > s for a, b in spans)]
+    if not cut:
+        return text
     kept_lines: list[str] = []
     offset = 0
     for line in text.split("\n"):
         start, end = offset, offset + len(line)
         offset = end + 1
-        inside = [(s - start, e - start) for s, e in spans if s < end and e > start]
+        inside = [(s - start, e - start) for s, e in cut if start <= s < end]
         if not inside:
             kept_lines.append(line)
             continue
-        pieces: list[str] = []
-        begin = 0
-        for brk in [*(m.end() for m in _SENTENCE_BREAK.finditer(line)), len(line)]:
-            if brk > begin and not any(s < brk and e > begin for s, e in inside):
-                pieces.append(line[begin:brk])
-            begin = brk
+        pieces, begin = [], 0
+        for s, e in inside:
+            pieces.append(line[begin:s])
+            begin = e
+        pieces.append(line[begin:])
         kept = "".join(pieces).rstrip()
         if kept.strip():
             kept_lines.append(kept)
@@ -286,6 +329,23 @@ class FilterSlopConfig(StageConfig):
     max_density: float | None = Field(
         None, gt=0, description="Drop records with more flagged matches than this per 1,000 words."
     )
+    families: bool = Field(
+        True,
+        description="Check sentences that hold a cue against the built-in phrase families (phrases with slots, "
+        "e.g. 'as a <adjectives> assistant'), for the refusal and ai-disclaimer lists that are on.",
+    )
+    scorer: bool = Field(
+        True,
+        description="Score the cue sentences no phrase or family decided with the built-in sentence model "
+        "(scikit-learn, CPU, about a millisecond a sentence); off: phrases and families only.",
+    )
+    scorer_threshold: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="The scorer's probability of refusal-or-disclaimer above which a sentence counts as one; "
+        "higher keeps more (fewer false alarms, more misses).",
+    )
 
     @field_validator("phrase_lists", "regexes", mode="before")
     @classmethod
@@ -343,11 +403,21 @@ def build_matcher(config: FilterSlopConfig) -> PhraseMatcher:
     for entry in config.phrase_lists:
         stat = Path(_pair(entry, "phrase_lists")[1]).stat()
         files.append((entry, stat.st_mtime_ns, stat.st_size))
-    return _cached_matcher(tuple(config.builtin_lists), tuple(files), tuple(config.regexes))
+    cues = bool(learned_categories(config))
+    return _cached_matcher(tuple(config.builtin_lists), tuple(files), tuple(config.regexes), cues)
+
+
+def learned_categories(config: FilterSlopConfig) -> set[str]:
+    """The categories the families and the scorer may decide for under ``config``."""
+    if not (config.families or config.scorer):
+        return set()
+    return set(LEARNED_CATEGORIES) & set(config.builtin_lists)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_matcher(builtin_lists: tuple[str, ...], files: tuple, regex_entries: tuple[str, ...]) -> PhraseMatcher:
+def _cached_matcher(
+    builtin_lists: tuple[str, ...], files: tuple, regex_entries: tuple[str, ...], cues: bool = False
+) -> PhraseMatcher:
     phrases: dict[str, str] = {}
     exceptions: list[str] = []
     for category in builtin_lists:
@@ -369,16 +439,51 @@ def _cached_matcher(builtin_lists: tuple[str, ...], files: tuple, regex_entries:
             phrases[phrase] = category
         exceptions += excepted
     regexes = [_pair(entry, "regexes") for entry in regex_entries]
-    return PhraseMatcher(phrases, dict.fromkeys(exceptions), regexes)
+    cue_phrases = load_phrase_file(PHRASE_DIR / "cues.txt")[0] if cues else []
+    return PhraseMatcher(phrases, dict.fromkeys(exceptions), regexes, cue_phrases)
 
 
 def _words(text: str) -> int:
     return len(text.split())
 
 
+class Decision(NamedTuple):
+    """Why a sentence is cut or a record dropped: by a listed phrase, a family or the scorer."""
+
+    category: str
+    by: Literal["rule", "family", "scorer"]
+    name: str
+    slot: int
+    span: tuple[int, int]
+    score: float | None = None
+
+    def describe(self, text: str) -> dict[str, Any]:
+        sentence = next((text[s:e] for s, e in sentence_spans(text) if s <= self.span[0] < e), "")
+        out: dict[str, Any] = {"by": self.by, "category": self.category}
+        out["phrase" if self.by == "rule" else "family" if self.by == "family" else "model"] = self.name
+        out["sentence"] = sentence.strip()
+        if self.score is not None:
+            out["score"] = self.score
+        return out
+
+    def detail(self, text: str) -> str:
+        if self.by == "rule":
+            return f'{self.category}: "{self.name}"'
+        sentence = self.describe(text)["sentence"]
+        how = f"family {self.name}" if self.by == "family" else f"scorer {self.score:.2f}"
+        return f'{self.category}: {how} on "{sentence[:200]}"'
+
+
+class _Found(NamedTuple):
+    slot: Slot
+    text: str
+    matches: list[Match]
+    decisions: list[Decision]
+
+
 @register
 class FilterSlop(RecordStage):
-    """Drop refusals, strip AI disclaimers and flag stylistic slop (phrase lists, one pass)."""
+    """Drop refusals, strip AI disclaimers and flag stylistic slop (phrase lists, families, a sentence scorer)."""
 
     name = "filter-slop"
     Config = FilterSlopConfig
@@ -388,79 +493,167 @@ class FilterSlop(RecordStage):
     def referenced_files(cls, config: FilterSlopConfig) -> list[Path]:  # type: ignore[override]
         return [Path(_pair(entry, "phrase_lists")[1]) for entry in config.phrase_lists]
 
-    worker_counters = ("hits", "category_hits", "outcomes")
+    worker_counters = ("hits", "category_hits", "outcomes", "decisions", "scored")
 
     def __init__(self, config: FilterSlopConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
         self.matcher = build_matcher(config)
+        learned = learned_categories(config)
+        self.families: tuple[Family, ...] = (
+            tuple(f for f in FAMILIES if f.category in learned) if config.families else ()
+        )
+        self.scored_categories = learned if config.scorer else set()
         self.hits: Counter[str] = Counter()
         self.category_hits: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
+        self.decisions: Counter[str] = Counter()
+        self.scored: Counter[str] = Counter()
 
     def summary(self) -> dict[str, Any]:
         top = sorted(self.hits.items(), key=lambda item: (-item[1], item[0]))[:TOP_PHRASES]
+        by_source: dict[str, dict[str, int]] = {}
+        for source in ("rule", "family", "scorer"):
+            by_source[source] = {k: self.decisions[f"{source}:{k}"] for k in ("dropped", "stripped")}
         return {
             "phrases": self.matcher.size + len(self.matcher.regex_keys),
             "hits_by_category": dict(sorted(self.category_hits.items())),
             "top_phrases": [{"phrase": phrase, "hits": hits} for phrase, hits in top],
             "records": {k: self.outcomes[k] for k in ("dropped", "stripped", "flagged")},
+            "decisions": by_source,
+            "scorer": {k: self.scored[k] for k in ("sentences", "positive")},
         }
 
     def process(self, batch: Batch) -> Batch:
         n = batch_len(batch)
         reasons: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
+        found: dict[int, list[_Found] | None] = {}
+        pending: list[tuple[int, int, tuple[int, int]]] = []
         for i in range(n):
             problem = record_problem(batch, i)
             if problem:
                 reasons[i], details[i] = problem, "the record cannot be checked for slop"
             else:
-                reasons[i], details[i] = self._judge(batch, i)
+                found[i] = self._scan(batch, i, pending)
+        self._score(found, pending)
+        for i, record in found.items():
+            if record is not None:
+                reasons[i], details[i] = self._judge(batch, i, record)
         batch[REJECT_COLUMN] = reasons
         batch[REJECT_DETAIL_COLUMN] = details
         return batch
 
-    def _judge(self, batch: Batch, i: int) -> tuple[str | None, str | None]:
-        """Apply the actions to record ``i`` in place; return a reject reason and detail, or Nones."""
+    def _scan(self, batch: Batch, i: int, pending: list[tuple[int, int, tuple[int, int]]]) -> list[_Found] | None:
+        """Match every slot of record ``i``; decide cue sentences by family, queue the rest for the scorer.
+
+        None when no slot holds a phrase or a cue: most records, and they need nothing more.
+        """
         actions = self.config.actions
-        found = []
-        for slot in slots(batch, i, prompts=self.config.check_prompts):
+        out = []
+        anything = dropped = False
+        learned = bool(self.families or self.scored_categories)
+        for k, slot in enumerate(slots(batch, i, prompts=self.config.check_prompts)):
             text = get(batch, i, slot)
-            matches = self.matcher.find(text)
+            matches, cues = self.matcher.scan(text)
+            if not matches and not (cues and learned):
+                out.append(_Found(slot, text, matches, []))
+                continue
+            anything = True
             for m in matches:
                 self.hits[m.phrase] += 1
                 self.category_hits[m.category] += 1
-            found.append((slot, text, matches))
+                dropped = dropped or actions[m.category] == "drop"
+            decisions = [Decision(m.category, "rule", m.phrase, k, (m.start, m.end)) for m in matches]
+            # A record a phrase drops needs no more looking at.
+            if cues and learned and not dropped:
+                decided = [(m.start, m.end) for m in matches if actions[m.category] != "flag"]
+                for number, span in self._cue_sentences(text, cues, decided):
+                    sentence = fold(text[span[0] : span[1]]).strip()
+                    family = family_hits(sentence, number < 2, self.families)
+                    if family is not None:
+                        self.hits[f"family:{family.name}"] += 1
+                        self.category_hits[family.category] += 1
+                        decisions.append(Decision(family.category, "family", family.name, k, span))
+                    elif self.scored_categories:
+                        pending.append((i, k, span))
+            out.append(_Found(slot, text, matches, decisions))
+        return out if anything else None
+
+    @staticmethod
+    def _cue_sentences(text: str, cues: list[int], decided: list[tuple[int, int]]) -> list[tuple[int, tuple[int, int]]]:
+        """(sentence number, span) of each sentence holding a cue and no deciding phrase."""
+        spans = sentence_spans(text)
+        starts = [s for s, _ in spans]
+        chosen: dict[int, tuple[int, int]] = {}
+        for cue in cues:
+            k = bisect_right(starts, cue) - 1
+            if k >= 0 and cue < spans[k][1]:
+                chosen[k] = spans[k]
+        return [
+            (k, span) for k, span in sorted(chosen.items()) if not any(s < span[1] and e > span[0] for s, e in decided)
+        ]
+
+    def _score(self, found: dict[int, list[_Found] | None], pending: list[tuple[int, int, tuple[int, int]]]) -> None:
+        """Score the queued sentences in one call; add a decision for each that passes the threshold."""
+        if not pending:
+            return
+        from dataprep.stages.filters.slop_scorer import load_scorer
+
+        texts = [found[i][k].text[s:e] for i, k, (s, e) in pending]  # type: ignore[index]
+        self.scored["sentences"] += len(texts)
+        for (i, k, span), (category, score) in zip(pending, load_scorer().score(texts)):
+            if score >= self.config.scorer_threshold and category in self.scored_categories:
+                self.scored["positive"] += 1
+                self.hits["scorer"] += 1
+                self.category_hits[category] += 1
+                found[i][k].decisions.append(  # type: ignore[index]
+                    Decision(category, "scorer", "sentence-scorer", k, span, score)
+                )
+
+    def _judge(self, batch: Batch, i: int, record: list[_Found]) -> tuple[str | None, str | None]:
+        """Apply the actions to record ``i`` in place; return a reject reason and detail, or Nones."""
+        actions = self.config.actions
         meta = dict(batch["meta"][i] or {})
-        for _, _, matches in found:
-            for m in matches:
-                if actions[m.category] == "drop":
-                    return self._reject(batch, i, meta, m, f'{m.category}: "{m.phrase}"')
-        stripped: list[str] = []
+        # Drops first: a rule's, then a family's, then the scorer's, in text order.
+        for by in ("rule", "family", "scorer"):
+            for part in record:
+                for d in part.decisions:
+                    if d.by == by and actions[d.category] == "drop":
+                        return self._reject(batch, i, meta, d, part.text, d.detail(part.text))
+        stripped: list[Decision] = []
+        described: list[dict[str, Any]] = []
         words = 0
         flags: Counter[str] = Counter()
-        for slot, text, matches in found:
-            cut = [m for m in matches if actions[m.category] == "strip"]
+        for part in record:
+            text = part.text
+            cut = [d for d in part.decisions if actions[d.category] == "strip"]
             if cut:
-                text = strip_sentences(text, [(m.start, m.end) for m in cut])
+                described += [d.describe(text) for d in cut]
+                text = strip_sentences(text, [d.span for d in cut])
                 left = _words(text)
                 if left < self.config.min_words_left:
                     detail = (
-                        f'{cut[0].category}: "{cut[0].phrase}" stripped, {left} words left '
+                        f"{cut[0].detail(part.text)} stripped, {left} words left "
                         f"(min_words_left is {self.config.min_words_left})"
                     )
-                    return self._reject(batch, i, meta, cut[0], detail)
-                put(batch, i, slot, text)
-                stripped += [m.phrase for m in cut]
+                    return self._reject(batch, i, meta, cut[0], part.text, detail)
+                put(batch, i, part.slot, text)
+                stripped += cut
                 matches = self.matcher.find(text)
+            else:
+                matches = part.matches
             words += _words(text)
             flags.update(m.phrase for m in matches if actions[m.category] == "flag")
+            flags.update(d.name for d in part.decisions if d.by != "rule" and actions[d.category] == "flag")
         if not stripped and not flags:
             return None, None
         slop: dict[str, Any] = {}
         if stripped:
-            slop["stripped"] = sorted(set(stripped))
+            slop["stripped"] = sorted({d.name if d.by == "rule" else f"{d.by}:{d.name}" for d in stripped})
+            slop["decisions"] = described
             self.outcomes["stripped"] += 1
+            for by in sorted({d.by for d in stripped}):
+                self.decisions[f"{by}:stripped"] += 1
         if flags:
             density = round(1000 * sum(flags.values()) / max(words, 1), 2)
             slop["flags"] = dict(sorted(flags.items()))
@@ -475,8 +668,9 @@ class FilterSlop(RecordStage):
             return "slop-density", detail
         return None, None
 
-    def _reject(self, batch: Batch, i: int, meta: dict, match: Match, detail: str) -> tuple[str, str]:
-        meta["slop"] = {"decided_by": {"phrase": match.phrase, "category": match.category}}
+    def _reject(self, batch: Batch, i: int, meta: dict, decision: Decision, text: str, detail: str) -> tuple[str, str]:
+        meta["slop"] = {"decided_by": decision.describe(text)}
         batch["meta"][i] = meta
         self.outcomes["dropped"] += 1
-        return f"slop-{match.category}", detail
+        self.decisions[f"{decision.by}:dropped"] += 1
+        return f"slop-{decision.category}", detail
