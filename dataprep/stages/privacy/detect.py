@@ -98,7 +98,8 @@ def find_emails(text: str) -> Iterable[Finding]:
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _VERSION_BEFORE = re.compile(
-    r"(?i)\b(?:v|version|ver\.?|release|build|rev\.?|revision|firmware|kernel|patch|update|chrome|firefox)"
+    r"(?i)\b(?:v|version|ver\.?|release|build|rev\.?|revision|firmware|kernel|linux|patch|update|sdk|driver"
+    r"|python|node|java|php|ruby|perl|gcc|clang|windows|android|ios|macos|ubuntu|debian|chrome|firefox|safari)"
     r"\s*[:#]?\s*$"
 )
 _IPV6 = re.compile(r"[0-9A-Fa-f]{0,4}:(?:[0-9A-Fa-f]{0,4}:){1,6}[0-9A-Fa-f]{0,4}")
@@ -113,7 +114,8 @@ def find_ips(text: str, private: bool = False) -> Iterable[Finding]:
                 continue
             if end < len(text) and (_word(text[end]) or text[end] == "-" or _dot_joins(text, end)):
                 continue
-            if m.group().endswith(".0.0") or _VERSION_BEFORE.search(text, max(0, start - 20), start):
+            # A host address does not end in .0 (that names a network); versions often do (120.0.0.0).
+            if m.group().endswith(".0") or _VERSION_BEFORE.search(text, max(0, start - 20), start):
                 continue
             if private or ipaddress.IPv4Address(m.group()).is_global:
                 yield Finding(start, end, "ip")
@@ -205,6 +207,8 @@ def find_ibans(text: str) -> Iterable[Finding]:
 #: Seven digits or more, with the separators phone numbers are written with.
 _PHONE_HINT = re.compile(r"\d(?:[ ().\-/]{0,2}\d){6,}")
 _ISBN_BEFORE = re.compile(r"(?i)isbn(?:-1[03])?:?\s*$")
+_OPERATOR_BEFORE = re.compile(r"[*/=×÷^<>]\s*$|\d\s[+-]\s*$")
+_OPERATOR_AFTER = re.compile(r"\s*(?:[*/=×÷^<>]|[+-]\s\d)")
 
 
 def find_phones(text: str, regions: Sequence[str]) -> Iterable[Finding]:
@@ -218,6 +222,10 @@ def find_phones(text: str, regions: Sequence[str]) -> Iterable[Finding]:
             span = (match.start, match.end)
             if span in seen or _ISBN_BEFORE.search(text, max(0, match.start - 12), match.start):
                 continue
+            if _OPERATOR_BEFORE.search(text, max(0, match.start - 3), match.start) or _OPERATOR_AFTER.match(
+                text, match.end
+            ):
+                continue  # 12345 * 67890 - 11111 * 22222 is arithmetic
             seen.add(span)
             yield Finding(match.start, match.end, "phone")
 
