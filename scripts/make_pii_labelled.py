@@ -29,7 +29,9 @@ DOMAINS = "example.com mail.example.org gmail.com outlook.de posteo.net company.
 
 def email(rng: random.Random) -> str:
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    local = rng.choice([f"{first}.{last}", f"{first}{rng.randint(1, 99)}", f"{first[0]}{last}", f"{first}_{last}+forum"])
+    local = rng.choice(
+        [f"{first}.{last}", f"{first}{rng.randint(1, 99)}", f"{first[0]}{last}", f"{first}_{last}+forum"]
+    )
     return f"{local}@{rng.choice(DOMAINS)}"
 
 
@@ -166,7 +168,8 @@ HARD_NEGATIVES = [
     "Install @types/node and @babel/core@7.23.2 with npm.",
     "The retina asset is logo@2x.png, the other icon@3x.jpg.",
     "Mail the admin at root@localhost on the build box.",
-    "def login(password):\n    if password == '':\n        raise ValueError('empty password')\n    return check(password)",
+    "def login(password):\n    if password == '':\n        raise ValueError('empty password')\n"
+    "    return check(password)",
     "password = request.form['password']\ntoken = tokens[0]\nsecret = get_secret(name)",
     "The password field is required; set password: str in the schema.",
     "user.password = hash_password(raw_password)\nself.token = None",
