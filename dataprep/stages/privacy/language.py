@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.content import get, record_problem, slots
-from dataprep.stages.privacy.redact import split_commas
+from dataprep.stages.privacy.columns import split_commas
 
 UNDETERMINED = "und"
 MIXED = "mixed"
@@ -37,8 +37,14 @@ MIXED = "mixed"
 _BREAK = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 #: Sentences shorter than this (characters) are left out of the mixed-language check.
 _MIN_CHUNK = 16
+#: A sentence counts towards a mixed verdict only when identified at least this surely: one short
+#: sentence scoring 0.3 for another language is noise, not a second language.
+_SURE = 0.5
 #: py3langid's answer for text without linguistic content.
 _NO_LANGUAGE = "zxx"
+#: Classes py3langid gives to another language's text: its Nigerian Pidgin class (English-lexified)
+#: takes short, informal or code-heavy English ("Not for me, sorry.", "import sys; print(...)").
+_SAME_AS = {"pcm": "en"}
 
 
 def load_identifier(languages: list[str] | None = None) -> Any:
@@ -81,7 +87,7 @@ class FilterLanguageConfig(StageConfig):
         gt=0,
         le=0.5,
         description="A record is mixed when a second language holds at least this share of its sentences "
-        "(by characters, counting only sentences identified with min_score).",
+        "(by characters, counting only sentences of 16+ characters identified with probability 0.5 or more).",
     )
     keep_undetermined: bool = Field(
         False, description="With keep: also keep records whose language is undetermined (und)."
@@ -139,13 +145,13 @@ class FilterLanguage(RecordStage):
     def identify(self, text: str) -> tuple[str, float, dict[str, float] | None]:
         """(language, score, shares of a mixed text's languages or None)."""
         cfg = self.config
-        lang, score = self.identifier.classify(text)
+        lang, score = self._classify(text)
         parts = chunks(text)
         if len(parts) > 1:
             sizes: Counter[str] = Counter()
             for part in parts:
-                part_lang, part_score = self.identifier.classify(part)
-                if part_score >= cfg.min_score and part_lang != _NO_LANGUAGE:
+                part_lang, part_score = self._classify(part)
+                if part_score >= max(cfg.min_score, _SURE) and part_lang != _NO_LANGUAGE:
                     sizes[part_lang] += len(part)
             total = sum(sizes.values())
             if len(sizes) > 1 and total:
@@ -156,6 +162,10 @@ class FilterLanguage(RecordStage):
         if score < cfg.min_score or lang == _NO_LANGUAGE:
             return UNDETERMINED, round(float(score), 3), None
         return str(lang), round(float(score), 3), None
+
+    def _classify(self, text: str) -> tuple[str, float]:
+        lang, score = self.identifier.classify(text)
+        return _SAME_AS.get(lang, lang), score
 
     def process(self, batch: Batch) -> Batch:
         n = batch_len(batch)

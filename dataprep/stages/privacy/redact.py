@@ -28,6 +28,7 @@ from dataprep.errors import ConfigError
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.content import Slot, get, put, record_problem, slots
+from dataprep.stages.privacy.columns import split_commas
 from dataprep.stages.privacy.detect import (
     CATEGORIES,
     OPTIONAL_CATEGORIES,
@@ -39,15 +40,6 @@ from dataprep.stages.privacy.detect import (
 )
 
 Action = Literal["redact", "drop", "flag"]
-
-
-def split_commas(value: Any) -> Any:
-    """Let a list option be given as ``a,b`` as well as repeated (``--x a --x b``) or as a YAML list."""
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, (list, tuple)):
-        return [part.strip() for item in value for part in str(item).split(",") if part.strip()]
-    return value
 
 
 class RedactPiiConfig(StageConfig):
