@@ -47,6 +47,7 @@ HARD_NEGATIVES = [
     "Local boxes 192.168.1.10, 10.0.0.5 and 127.0.0.1 identify no one.",
     "std::vector<int> and a::b::c and the ratio 1:2:3:4",
     "logo@2x.png, @property, root@localhost and @babel/core@7.23.2",
+    "git clone git@github.com:org/repo.git",
     "password = request.form['password']\ntoken = tokens[0]\nif password == '':\n    pass",
     "password: str\napi_key = os.environ['API_KEY']\npassword = settings.DB_PASSWORD",
     "DB_PASSWORD=${DB_PASSWORD}\nAPI_TOKEN=<your token here>\npassword: ********",

@@ -89,7 +89,9 @@ _FILE_TLDS = frozenset("png jpg jpeg gif svg webp ico bmp js css ts py json txt 
 
 def find_emails(text: str) -> Iterable[Finding]:
     for m in _EMAIL.finditer(text):
-        if m.group(1).lower() not in _FILE_TLDS:
+        # git@github.com:org/repo.git is an scp-style remote: a user at a host, not a mailbox.
+        scp = text.startswith(":", m.end()) and m.end() + 1 < len(text) and not text[m.end() + 1].isspace()
+        if m.group(1).lower() not in _FILE_TLDS and not scp:
             yield Finding(m.start(), m.end(), "email")
 
 
