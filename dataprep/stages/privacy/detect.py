@@ -22,9 +22,10 @@ secret      provider API keys by their documented prefixes (AWS, GitHub, GitLab,
 address     (optional) a house number and street (``221B Baker Street``, ``Hauptstraße 5``)
 ==========  =====================================================================================
 
-Every check is gated by a substring or a one-character scan (``"@" in text``, a digit), so a
-string without candidates costs a few scans at C speed; :func:`scan_plain` runs the same
-regexes and checks without the gates, as the benchmark's baseline.
+:class:`PiiDetector` first scans the string once with an RE2 set holding each finder's necessary
+condition (an ``@``, seven digits in a row, a key prefix...): a linear automaton pass, so a
+string without candidates costs microseconds, and only the finders whose condition matched run.
+:func:`scan_plain` runs the same finders without the gate, as the benchmark's baseline.
 
 A detector is anything with ``categories`` and ``find(text) -> list[Finding]``; ``redact-pii``
 takes extra ones by import path (see :func:`load_detector`), e.g. a person-name model.
