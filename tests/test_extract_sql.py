@@ -262,4 +262,4 @@ def test_sample_pipeline_sql_stages(tmp_path, monkeypatch):
     for stage in stages:
         stats = ExtractSql(stage.config, StageContext(quiet=True)).run(stage.inputs, tmp_path / stage.name)
         outcomes[stage.name] = (stats.records_out, dict(stats.dropped))
-    assert outcomes == {"forum": (6, {"null-output": 1}), "kb": (9, {"null-output": 2})}
+    assert outcomes == {"forum": (8, {"null-output": 1}), "kb": (9, {"null-output": 2})}

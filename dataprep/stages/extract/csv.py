@@ -22,6 +22,7 @@ from dataprep.io.readers import Reject
 from dataprep.records import new_record
 from dataprep.stages import SourceStage, register
 from dataprep.stages.extract.mapping import ColumnMappingConfig, unescape
+from dataprep.stages.privacy.columns import PiiColumns
 
 DELIMITERS = ",;\t|"
 DEFAULT_NA = ["nan", "NaN", "NAN", "NULL", "null", "None", "#N/A"]
@@ -148,6 +149,7 @@ class ExtractCsv(SourceStage):
                     + ", ".join(repr(c) for c in columns)
                 )
         width = len(columns)
+        pii = self._pii_positions(path, columns)
         self._mapped = [(name, columns.index(name)) for name in dict.fromkeys(cfg.mapped_columns())]
         repair_at = columns.index(cfg.repair_column or cfg.output_column or cfg.text_column or columns[-1])
         index = {name: i for i, name in enumerate(columns)}
@@ -194,7 +196,23 @@ class ExtractCsv(SourceStage):
                 row = row[:repair_at] + [merged] + row[repair_at + extra + 1 :]
             elif len(row) < width:
                 row = row + [""] * (width - len(row))
+            for position, replacement in pii:
+                row[position] = replacement
             yield self._record(row, index, locator, na, meta_cols)
+
+    def _pii_positions(self, path: Path, columns: list[str]) -> list[tuple[int, str]]:
+        """Where ``pii_columns`` replace this file's cells, and with what; the file's table is its name."""
+        policy = PiiColumns(self.config.pii_columns, self.config.pii_column_action)
+        if not policy:
+            return []
+        table = path.name.split(".", 1)[0]
+        missing = policy.missing(table, columns)
+        if missing:
+            raise InputError(
+                f"{path}: pii_columns names {', '.join(f'{table}.{c}' for c in missing)}, which this file does not "
+                f"have{suggest(missing[0], columns) or '.'} The columns are: " + ", ".join(repr(c) for c in columns)
+            )
+        return [(columns.index(c), text) for c, text in policy.replacements(table, columns).items()]
 
     def _record(
         self, row: list[str], index: dict[str, int], locator: str, na: set[str], meta_cols: list[str]

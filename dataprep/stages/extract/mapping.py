@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -35,11 +36,29 @@ class ColumnMappingConfig(StageConfig):
     meta_columns: list[str] = Field(
         default_factory=list, description="Columns copied into meta; '*' copies every unmapped column."
     )
+    pii_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns that hold personal data, as table.column (a CSV file's table is its name without "
+        "the extension) or column (any table), e.g. users.email,users.phone: their values are redacted or "
+        "dropped (pii_column_action) wherever the mapping, a template or meta_columns would use them.",
+    )
+    pii_column_action: Literal["redact", "drop"] = Field(
+        "redact",
+        description="redact: a typed placeholder (<EMAIL>, <PHONE>; <PII> when the name says nothing) in the "
+        "value's place; drop: the value becomes empty (a record made of that column alone is rejected as empty).",
+    )
 
     @field_validator("template", "output_template")
     @classmethod
     def _unescape(cls, value: str | None) -> str | None:
         return unescape(value)
+
+    @field_validator("pii_columns", mode="before")
+    @classmethod
+    def _pii_list(cls, value: Any) -> Any:
+        from dataprep.stages.privacy.columns import split_commas
+
+        return split_commas(value)
 
     def check_mapping(self, required: bool) -> None:
         """Raise ValueError unless the mapping options fit together (and one is given, if ``required``)."""

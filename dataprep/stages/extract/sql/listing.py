@@ -25,6 +25,9 @@ def format_listing(dumps: list[dict[str, Any]], as_json: bool = False) -> str:
             lines.append(f"  {'table':<{name_width}}  {'rows':>{row_width}}  columns")
             for t in tables:
                 lines.append(f"  {t['name']:<{name_width}}  {t['rows']:>{row_width}}  {', '.join(t['columns'])}")
+                if t.get("personal"):
+                    marks = ", ".join(f"{p['column']} ({p['kind']}, by {'+'.join(p['by'])})" for p in t["personal"])
+                    lines.append(f"  {'':<{name_width}}  {'':>{row_width}}  personal data? {marks}")
         for problem in problems:
             lines.append(f"  problem: {problem['reason']}: {problem['detail']}")
         blocks.append("\n".join(lines))

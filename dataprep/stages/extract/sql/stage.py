@@ -24,6 +24,7 @@ from dataprep.stages.extract.sql.dump import Dump, DumpRow, Table
 from dataprep.stages.extract.sql.engine import QueryDatabase, check_query
 from dataprep.stages.extract.sql.listing import format_listing
 from dataprep.stages.extract.sql.statements import Problem, Statement
+from dataprep.stages.privacy.columns import SAMPLE_ROWS, PiiColumns, mark_tables
 
 
 class ExtractSqlConfig(ColumnMappingConfig):
@@ -95,6 +96,8 @@ class Mapping:
     steps: list[tuple[str, str | None, str | None, list[str]]] = field(default_factory=list)
     #: Columns copied into meta.
     meta: list[str] = field(default_factory=list)
+    #: pii_columns of this table: the value each one's cells are replaced with.
+    pii: dict[str, str] = field(default_factory=dict)
 
     def columns(self) -> list[str]:
         names = [c for c in (self.text, self.input, self.output) if c]
@@ -163,9 +166,14 @@ class ExtractSql(SourceStage):
         described = []
         for path in self.input_files(inputs):
             dump = self._dump(path)
-            for _ in dump:
-                pass
+            samples: dict[str, list[dict[str, Any]]] = {}
+            for event in dump:
+                if type(event) is DumpRow and event.error is None:
+                    rows = samples.setdefault(event.table.name, [])
+                    if len(rows) < SAMPLE_ROWS:
+                        rows.append(dict(zip(event.columns, event.values)))
             described.append(dump.describe())
+            mark_tables(described[-1], samples)
         return format_listing(described, self.config.as_json)
 
     def _dump(self, path: Path) -> Dump:
@@ -233,7 +241,7 @@ class ExtractSql(SourceStage):
                     checked = event.columns
                     mapping = mappings.get(checked)
                     if mapping is None:
-                        mapping = mappings[checked] = self._mapping(path, f"table {table.name!r}", checked)
+                        mapping = mappings[checked] = self._mapping(path, f"table {table.name!r}", checked, table.name)
                 row = dict(zip(event.columns, event.values))
                 if conditions and not all(self._holds(row, c) for c in conditions):
                     skipped += 1
@@ -251,7 +259,7 @@ class ExtractSql(SourceStage):
                     f"{path}: no table {want!r}{suggest(want, names) or '.'} The tables are: "
                     + (", ".join(repr(n) for n in names) or "none (is this a SQL dump?)")
                 )
-            self._mapping(path, f"table {table.name!r}", table.names())
+            self._mapping(path, f"table {table.name!r}", table.names(), table.name)
         if conditions:
             info["skipped_by_where"] = skipped
 
@@ -302,7 +310,7 @@ class ExtractSql(SourceStage):
 
     # -- rows to records ----------------------------------------------------------------
 
-    def _mapping(self, path: Path, what: str, columns: Sequence[str]) -> Mapping:
+    def _mapping(self, path: Path, what: str, columns: Sequence[str], table: str | None = None) -> Mapping:
         cfg = self.config
         mapping = Mapping(cfg.text_column, cfg.input_column, cfg.output_column, cfg.template, cfg.output_template)
         if not mapping.columns():
@@ -327,9 +335,20 @@ class ExtractSql(SourceStage):
             [c for c in columns if c not in mapping.columns()] if "*" in cfg.meta_columns else list(cfg.meta_columns)
         )
         mapping.steps = mapping.plan()
+        policy = PiiColumns(cfg.pii_columns, cfg.pii_column_action)
+        missing = policy.missing(table, columns) if table is not None else []
+        if missing:
+            raise InputError(
+                f"{path}: pii_columns names {', '.join(missing)}, which {what} does not have"
+                f"{suggest(missing[0], list(columns)) or '.'} The columns are: {', '.join(columns)}"
+            )
+        # A query's result columns have lost their table: there the column name alone is matched.
+        mapping.pii = policy.replacements(table, columns)
         return mapping
 
     def _record(self, row: dict[str, Any], locator: str, mapping: Mapping) -> dict[str, Any] | Reject:
+        if mapping.pii:
+            row = {**row, **{name: text for name, text in mapping.pii.items() if row[name] is not None}}
         fields: dict[str, str] = {}
         for role, column, template, names in mapping.steps:
             cells: dict[str, str] = {}

@@ -1,0 +1,2 @@
+"""Privacy and language: PII detection and redaction (``redact-pii``), column policies for table
+sources, and language identification (``filter-language``)."""
