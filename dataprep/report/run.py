@@ -200,7 +200,9 @@ def record_language(meta: dict[str, Any] | None) -> str | None:
         if isinstance(value, dict):
             value = value.get("code") or value.get("lang") or value.get("language")
         if isinstance(value, str) and value.strip():
-            return value.strip().replace("_", "-").split("-")[0].lower()
+            code = value.strip().replace("_", "-").split("-")[0].lower()
+            # filter-language's verdicts for "could not tell" and "several languages" are not languages.
+            return None if code in ("und", "mixed", "zxx") else code
     return None
 
 
