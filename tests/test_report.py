@@ -150,7 +150,8 @@ def test_tokens_per_source_add_up_to_tokenize(runs):
     assert sum(r["tokens"] for r in rows) == tokenize_stats["extra"]["tokens"]
     assert sum(r["final"] for r in rows) == tokenize_stats["records_out"]
     faq = next(r for r in rows if r["file"].endswith("faq.csv"))
-    assert faq["read"] == 160 and 0 < faq["final"] < faq["read"] and faq["tokens"] > 0
+    faq_stats = read_stats(runs["a"][1] / "01-faq")
+    assert faq["read"] == faq_stats["records_in"] and 0 < faq["final"] < faq["read"] and faq["tokens"] > 0
     final: Counter = Counter()
     again = retokenized(view.stage("tokenize"), view.records_stage(), final)
     assert again == {r["file"]: r["tokens"] for r in rows if r["final"]}
