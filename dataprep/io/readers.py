@@ -13,8 +13,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from dataprep.errors import InputError
+from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file
 from dataprep.io.schema import table_to_batch
-from dataprep.records import Batch, check_record, coerce_record, rows_to_batch
+from dataprep.records import MAX_NESTING, Batch, check_record, coerce_record, nesting_depth, rows_to_batch
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 
@@ -122,7 +123,16 @@ def _iter_parquet(path: Path, batch_size: int) -> Iterator[ReadBatch]:
         handle = pq.ParquetFile(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
         raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
-    for record_batch in handle.iter_batches(batch_size=batch_size):
+    batches = handle.iter_batches(batch_size=batch_size)
+    while True:
+        try:
+            record_batch = next(batches, None)
+        except Exception as exc:  # noqa: BLE001 - a damaged page raises OSError or ArrowInvalid
+            raise InputError(
+                f"{path}: the Parquet data is damaged ({exc}); rerun the stage that wrote it, or restore the file."
+            ) from exc
+        if record_batch is None:
+            return
         yield ReadBatch(table_to_batch(record_batch))
 
 
@@ -133,8 +143,23 @@ def _open_lines(path: Path) -> Iterator[str]:
             yield from handle
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc.reason}); re-encode it as UTF-8.") from exc
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{path}: cannot be read to the end ({exc}).") from exc
+        except DAMAGED_FILE_ERRORS as exc:
+            raise damaged_file(path, exc) from exc
+
+
+_TOO_DEEP = object()
+
+
+def _unencodable(line: str, obj: Any) -> str | None:
+    """``lone-surrogate`` for a record holding half of a UTF-16 pair (``"\\ud800"``), which
+    neither Parquet nor a UTF-8 file can store; None otherwise."""
+    if "\\ud" not in line and "\\uD" not in line:
+        return None
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "lone-surrogate"
+    return None
 
 
 def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
@@ -149,9 +174,15 @@ def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
         except json.JSONDecodeError as exc:
             rejects.append(Reject("bad-json", locator, line[:1000], f"{exc.msg} at column {exc.colno}"))
             continue
-        reason = check_record(obj)
+        except RecursionError:
+            obj = _TOO_DEEP
+        if obj is _TOO_DEEP or nesting_depth(obj) > MAX_NESTING:
+            detail = f"lists and objects nest deeper than {MAX_NESTING} levels"
+            rejects.append(Reject("too-deeply-nested", locator, line[:1000], detail))
+            continue
+        reason = check_record(obj) or _unencodable(line, obj)
         if reason:
-            rejects.append(Reject(reason, locator, obj))
+            rejects.append(Reject(reason, locator, line[:1000] if reason == "lone-surrogate" else obj))
             continue
         rows.append(coerce_record(obj, locator))
         if len(rows) >= batch_size:

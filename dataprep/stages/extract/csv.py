@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.errors import InputError, suggest
-from dataprep.io.encoding import detect_encoding, open_binary
+from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file, detect_encoding, open_binary
 from dataprep.io.readers import Reject
 from dataprep.records import new_record
 from dataprep.stages import SourceStage, register
@@ -117,6 +117,12 @@ class ExtractCsv(SourceStage):
         return io.TextIOWrapper(open_binary(path), encoding=encoding, newline="")
 
     def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        try:
+            yield from self._read(path)
+        except DAMAGED_FILE_ERRORS as exc:
+            raise damaged_file(path, exc) from exc
+
+    def _read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
         cfg = self.config
         encoding = detect_encoding(path) if cfg.encoding == "auto" else cfg.encoding
         try:
