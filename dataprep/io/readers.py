@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataprep.errors import InputError
 from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file
-from dataprep.io.schema import table_to_batch
-from dataprep.records import MAX_NESTING, Batch, check_record, coerce_record, nesting_depth, rows_to_batch
+from dataprep.io.schema import CORE_SCHEMA, table_to_batch
+from dataprep.records import CORE_COLUMNS, MAX_NESTING, Batch, check_record, coerce_record, nesting_depth, rows_to_batch
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 
@@ -105,8 +106,23 @@ def count_records(specs: Iterable[str | Path]) -> int | None:
     for path in record_files(specs):
         if not path.name.endswith(".parquet"):
             return None
-        total += pq.ParquetFile(path).metadata.num_rows
+        total += open_parquet(path).metadata.num_rows
     return total
+
+
+def _brief(exc: BaseException) -> str:
+    """pyarrow's message on one line, cut short: it can run to several lines of C++ detail."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+        raise InputError(
+            f"{path}: not a readable Parquet file ({_brief(exc)}); rerun the stage that wrote it, or restore the file."
+        ) from exc
 
 
 def iter_batches(specs: Iterable[str | Path], batch_size: int = 1000) -> Iterator[ReadBatch]:
@@ -118,18 +134,26 @@ def iter_batches(specs: Iterable[str | Path], batch_size: int = 1000) -> Iterato
             yield from _iter_jsonl(path, batch_size)
 
 
+def _check_core_types(path: Path, schema: pa.Schema) -> None:
+    for name in CORE_COLUMNS:
+        if name in schema.names and not schema.field(name).type.equals(CORE_SCHEMA.field(name).type):
+            found, wanted = schema.field(name).type, CORE_SCHEMA.field(name).type
+            raise InputError(
+                f"{path}: column {name!r} holds {found}, where records need {wanted}; convert the column, "
+                "or read the file as JSONL, whose records are checked one by one."
+            )
+
+
 def _iter_parquet(path: Path, batch_size: int) -> Iterator[ReadBatch]:
-    try:
-        handle = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
-        raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
+    handle = open_parquet(path)
+    _check_core_types(path, handle.schema_arrow)
     batches = handle.iter_batches(batch_size=batch_size)
     while True:
         try:
             record_batch = next(batches, None)
         except Exception as exc:  # noqa: BLE001 - a damaged page raises OSError or ArrowInvalid
             raise InputError(
-                f"{path}: the Parquet data is damaged ({exc}); rerun the stage that wrote it, or restore the file."
+                f"{path}: the Parquet data is damaged ({_brief(exc)}); rerun the stage that wrote it."
             ) from exc
         if record_batch is None:
             return

@@ -88,6 +88,17 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def decode_meta(text: str | None) -> dict[str, Any]:
+    """A record's meta from its JSON text; text that is no JSON object is kept under ``unparsed_meta``."""
+    if not text:
+        return {}
+    try:
+        meta = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        meta = None
+    return meta if isinstance(meta, dict) else {"unparsed_meta": text}
+
+
 def batch_to_table(batch: Batch, schema: pa.Schema | None = None) -> pa.Table:
     """Convert a batch to an Arrow table; ``schema`` fixes the types of extra columns."""
     fields, arrays = [], []
@@ -186,7 +197,7 @@ def table_to_batch(table: pa.Table | pa.RecordBatch) -> Batch:
         if is_json_field(field):
             batch[field.name] = [None if v is None else json.loads(v) for v in batch[field.name]]
     if "meta" in batch:
-        batch["meta"] = [json.loads(v) if v else {} for v in batch["meta"]]
+        batch["meta"] = [decode_meta(v) for v in batch["meta"]]
     for name in CORE_COLUMNS:
         batch.setdefault(name, [None] * table.num_rows)
     if batch["meta"] and any(m is None for m in batch["meta"]):
