@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import read_records, read_rejects, read_stats
 
 from dataprep.cli import main
 from dataprep.errors import DataprepError
 from dataprep.io.writers import ParquetShardWriter
 from dataprep.pipeline.config import load_pipeline
-from tests.helpers import read_records, read_rejects, read_stats
 
 CSV = (
     'question,answer,category\n"How do I reset it?","Hold the button, then wait.",support\n'
