@@ -174,6 +174,16 @@ def _open_lines(path: Path) -> Iterator[str]:
 _TOO_DEEP = object()
 
 
+def _wrong_type(reason: str, obj: Any) -> str | None:
+    """``'source' is int, not a string`` for a reject about a top-level field's type."""
+    field = {"non-string-source": "source", "non-string-text": "text", "non-string-input": "input",
+             "non-string-output": "output", "bad-id": "id", "bad-meta": "meta"}.get(reason)  # fmt: skip
+    if field is None or not isinstance(obj, dict):
+        return None
+    wanted = {"id": "a string or an integer", "meta": "an object"}.get(field, "a string")
+    return f"{field!r} is {type(obj.get(field)).__name__}, not {wanted}"
+
+
 def _unencodable(line: str, obj: Any) -> str | None:
     """``lone-surrogate`` for a record holding half of a UTF-16 pair (``"\\ud800"``), which
     neither Parquet nor a UTF-8 file can store; None otherwise."""
@@ -206,7 +216,8 @@ def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
             continue
         reason = check_record(obj) or _unencodable(line, obj)
         if reason:
-            rejects.append(Reject(reason, locator, line[:1000] if reason == "lone-surrogate" else obj))
+            record = line[:1000] if reason == "lone-surrogate" else obj
+            rejects.append(Reject(reason, locator, record, _wrong_type(reason, obj)))
             continue
         rows.append(coerce_record(obj, locator))
         if len(rows) >= batch_size:
