@@ -18,12 +18,13 @@ from dataprep.errors import ConfigError
 FINISHED_MARK = "stats.json"
 
 
-def _input_paths(specs: Iterable[str | Path]) -> list[Path]:
+def _input_paths(specs: Iterable[str | Path]) -> list[tuple[str, Path]]:
+    """Each input as written (for messages) and as an absolute path."""
     paths = []
     for spec in specs:
         text = str(spec)
         matches = glob.glob(text, recursive=True) if glob.has_magic(text) else [text]
-        paths.extend(Path(os.path.abspath(m)) for m in matches)
+        paths.extend((m, Path(os.path.abspath(m))) for m in matches)
     return paths
 
 
@@ -51,13 +52,13 @@ def check_output_path(
     if not Path(out).name or target == here or target in here.parents:
         where = "the current folder" if target == here else "a folder above the current one"
         raise ConfigError(f"{option} {given}: that is {where}; give a new folder for the output, e.g. runs/out.")
-    for path in _input_paths(inputs) if replaces_folder else []:
+    for shown, path in _input_paths(inputs) if replaces_folder else []:
         resolved = path.resolve()
         if resolved == target:
             raise ConfigError(f"{option} {given} is the input itself; write the output to another path.")
         if _is_within(resolved, target):
             raise ConfigError(
-                f"{option} {given} holds the input {path}, which writing the output would delete; "
+                f"{option} {given} holds the input {shown}, which writing the output would delete; "
                 "write to a folder outside the inputs."
             )
     for parent in target.parents:
