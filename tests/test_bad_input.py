@@ -122,6 +122,17 @@ def test_damaged_jsonl_gz_is_exit_2(work, damage):
     assert not (work / "out").exists() and leftovers(work) == []
 
 
+def test_sql_gz_that_is_no_gzip_is_exit_2_and_a_cut_one_keeps_its_rows(work):
+    (work / "x.sql.gz").write_bytes(b"plain text with a .gz name")
+    assert_clean_failure(invoke("extract-sql", "x.sql.gz", "--table", "notes", "-o", "out", "-q"), "x.sql.gz")
+    data = gzip.compress((SQL + "INSERT INTO `notes` VALUES (5,'fifth','e');\n" * 2000).encode(), mtime=0)
+    (work / "cut.sql.gz").write_bytes(data[: len(data) // 2])
+    result = invoke("extract-sql", "cut.sql.gz", "--table", "notes", "--text-column", "body", "-o", "out", "-q")
+    assert result.exit_code == 0, result.output
+    stats = read_stats(work / "out")
+    assert stats["records_out"] > 3 and stats["dropped"]["truncated-dump"] == 1
+
+
 def test_damaged_parquet_is_exit_2(work):
     (work / "d.jsonl").write_text(jsonl_text(JSONL_RECORDS * 100))
     assert invoke("normalize", "d.jsonl", "-o", "shards", "-q").exit_code == 0
