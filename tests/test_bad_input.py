@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -274,8 +275,11 @@ def test_a_real_bug_says_where_to_report_it_and_debug_shows_the_traceback(work, 
     assert result.exit_code == 1
     assert "This is a bug in dataprep" in result.output and "report it at" in result.output
     assert "--debug" in result.output and "Traceback" not in result.output
-    result = invoke("--debug", "normalize", "d.jsonl", "-o", "out", "-q")
-    monkeypatch.delenv("DATAPREP_DEBUG", raising=False)
+    try:
+        result = invoke("--debug", "normalize", "d.jsonl", "-o", "out", "-q")
+    finally:
+        # --debug sets DATAPREP_DEBUG for the process; it must not outlive this test.
+        os.environ.pop("DATAPREP_DEBUG", None)
     assert result.exit_code == 1
     assert "Traceback" in result.output and "RuntimeError: boom" in result.output and "report it at" in result.output
     assert not (work / "out").exists() and leftovers(work) == []
