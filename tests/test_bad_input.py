@@ -134,6 +134,15 @@ def test_sql_gz_that_is_no_gzip_is_exit_2_and_a_cut_one_keeps_its_rows(work):
     assert stats["records_out"] > 3 and stats["dropped"]["truncated-dump"] == 1
 
 
+def test_a_dump_whose_tables_a_broken_quote_swallowed_says_so(work):
+    (work / "x.sql").write_text(SQL.replace("CREATE TABLE", 'CREATE T"ABLE'))
+    message = assert_clean_failure(invoke("extract-sql", "x.sql", "--table", "notes", "-o", "out", "-q"))
+    assert (
+        "no table 'notes'" in message
+        and "truncated-dump: the dump ends inside a string that opens at line 2" in message
+    )
+
+
 def test_damaged_parquet_is_exit_2(work):
     (work / "d.jsonl").write_text(jsonl_text(JSONL_RECORDS * 100))
     assert invoke("normalize", "d.jsonl", "-o", "shards", "-q").exit_code == 0
