@@ -154,6 +154,13 @@ def coerce_record(obj: dict[str, Any], default_source: str) -> dict[str, Any]:
     for key, value in obj.items():
         if key not in CORE_COLUMNS and not key.startswith("_"):
             record[key] = value
+    messages = record.get("messages")
+    if messages and any(len(m) > 2 for m in messages):
+        # Parquet holds a message as {role, content}; other keys (name, tool_call_id...) would
+        # vanish there, so they move to meta, one entry per message (None where it had none).
+        record["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+        extras = [{k: v for k, v in m.items() if k not in ("role", "content")} or None for m in messages]
+        record["meta"]["message_fields"] = extras
     if not record["source"]:
         record["source"] = default_source
     if not record["id"]:

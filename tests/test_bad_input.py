@@ -260,6 +260,15 @@ def test_extra_columns_with_mixed_types_round_trip_through_parquet(work):
     ]
 
 
+def test_message_keys_parquet_cannot_hold_move_to_meta(work):
+    record = {"messages": [{"role": "user", "content": "hi", "name": "ann"}, {"role": "assistant", "content": "yo"}]}
+    (work / "d.jsonl").write_text(jsonl_text([record]))
+    assert invoke("normalize", "d.jsonl", "-o", "shards", "-q").exit_code == 0
+    [back] = read_records(work / "shards")
+    assert back["messages"] == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    assert back["meta"]["message_fields"] == [{"name": "ann"}, None]
+
+
 def test_shard_writer_rewrites_earlier_shards_when_a_column_changes_type(tmp_path):
     writer = ParquetShardWriter(tmp_path / "out", rows_per_shard=2)
     for values in ([1, 2], [3, None], ["x", [4]]):
