@@ -99,8 +99,12 @@ def decode_meta(text: str | None) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {"unparsed_meta": text}
 
 
-def batch_to_table(batch: Batch, schema: pa.Schema | None = None) -> pa.Table:
-    """Convert a batch to an Arrow table; ``schema`` fixes the types of extra columns."""
+def batch_to_table(batch: Batch, schema: pa.Schema | None = None, *, json_extras: bool = False) -> pa.Table:
+    """Convert a batch to an Arrow table; ``schema`` fixes the types of extra columns.
+
+    ``json_extras`` stores every extra column of plain Python values as JSON text: blocks that
+    are converted one by one (Ray's) then agree on one schema whatever each block holds.
+    """
     fields, arrays = [], []
     for name in CORE_COLUMNS:
         values = batch.get(name)
@@ -115,7 +119,8 @@ def batch_to_table(batch: Batch, schema: pa.Schema | None = None) -> pa.Table:
             continue
         known = schema.field(name) if schema is not None and name in schema.names else None
         array = None
-        if (known is None or not is_json_field(known)) and not _mixed(values):
+        plain = json_extras and isinstance(values, list)
+        if (known is None or not is_json_field(known)) and not plain and not _mixed(values):
             try:
                 array = extra_column(values, known.type if known is not None else None)
             except _CONVERT_ERRORS:
