@@ -179,8 +179,8 @@ class ExtractCsv(SourceStage):
                     f"{path}: no column {name!r}{suggest(name, columns)} The columns are: "
                     + ", ".join(repr(c) for c in columns)
                 )
-        width = len(columns)
         spill = self._spill_columns(header, cfg)
+        width = len(columns)
         self._mapped = [(name, columns.index(name)) for name in dict.fromkeys(cfg.mapped_columns())]
         repair_at = columns.index(cfg.repair_column or cfg.output_column or cfg.text_column or columns[-1])
         index = {name: i for i, name in enumerate(columns)}
@@ -212,6 +212,21 @@ class ExtractCsv(SourceStage):
             row_number += 1
             info["rows"] = row_number
             locator = f"{path}#row={row_number}"
+            if spill is not None and any(row[spill:]):
+                if cfg.on_bad_rows == "reject":
+                    yield Reject(
+                        "spilled-text",
+                        f"{path}#line={start_line}",
+                        record=row,
+                        detail=f"line {start_line}: text runs on into the unnamed columns after "
+                        f"{columns[spill - 1]!r}; quoting is probably broken (on_bad_rows: repair joins it back)",
+                    )
+                    continue
+                # Cells past the header, if any, were text too: they join it here.
+                last = max(i for i in range(spill, len(row)) if row[i])
+                row[spill - 1] = info["delimiter"].join(row[spill - 1 : last + 1])
+                row = row[:spill] + [""] * (width - spill)
+                self.repaired["repaired-spill"] += 1
             if len(row) > width:
                 if cfg.on_bad_rows == "reject":
                     yield Reject(
@@ -228,20 +243,6 @@ class ExtractCsv(SourceStage):
                 self.repaired["repaired-extra-fields"] += 1
             elif len(row) < width:
                 row = row + [""] * (width - len(row))
-            if spill is not None and any(row[spill:]):
-                if cfg.on_bad_rows == "reject":
-                    yield Reject(
-                        "spilled-text",
-                        f"{path}#line={start_line}",
-                        record=row,
-                        detail=f"line {start_line}: text runs on into the unnamed columns after "
-                        f"{columns[spill - 1]!r}; quoting is probably broken (on_bad_rows: repair joins it back)",
-                    )
-                    continue
-                last = max(i for i in range(spill, width) if row[i])
-                row[spill - 1] = info["delimiter"].join(row[spill - 1 : last + 1])
-                row[spill:] = [""] * (width - spill)
-                self.repaired["repaired-spill"] += 1
             yield self._record(row, index, locator, na, meta_cols)
 
     @staticmethod
