@@ -94,6 +94,23 @@ def clean_header(names: list[str]) -> list[str]:
     return out
 
 
+def spill_start(header: list[str], cfg: ExtractCsvConfig) -> int | None:
+    """Where the unnamed trailing columns start (``v1,v2,,,`` gives 2), or None.
+
+    A spreadsheet that read a file with broken quoting puts the rest of a text into the
+    next cells and widens the header with empty names; such cells are text, not columns.
+    A mapping that names one of them (``{column_3}``) keeps them as columns.
+    """
+    named = [i for i, name in enumerate(header) if not _UNNAMED.fullmatch(name.lstrip("\ufeff").strip())]
+    if not named or named[-1] == len(header) - 1:
+        return None
+    start = named[-1] + 1
+    used = set(cfg.mapped_columns()) | set(cfg.meta_columns)
+    if any(f"column_{i + 1}" in used for i in range(start, len(header))):
+        return None
+    return start
+
+
 @register
 class ExtractCsv(SourceStage):
     """Extract records from CSV or TSV files (sniffs the delimiter and the encoding)."""
@@ -179,7 +196,7 @@ class ExtractCsv(SourceStage):
                     f"{path}: no column {name!r}{suggest(name, columns)} The columns are: "
                     + ", ".join(repr(c) for c in columns)
                 )
-        spill = self._spill_columns(header, cfg)
+        spill = spill_start(header, cfg)
         width = len(columns)
         self._mapped = [(name, columns.index(name)) for name in dict.fromkeys(cfg.mapped_columns())]
         repair_at = columns.index(cfg.repair_column or cfg.output_column or cfg.text_column or columns[-1])
@@ -244,23 +261,6 @@ class ExtractCsv(SourceStage):
             elif len(row) < width:
                 row = row + [""] * (width - len(row))
             yield self._record(row, index, locator, na, meta_cols)
-
-    @staticmethod
-    def _spill_columns(header: list[str], cfg: ExtractCsvConfig) -> int | None:
-        """Where the unnamed trailing columns start (``v1,v2,,,`` gives 2), or None.
-
-        A spreadsheet that read a file with broken quoting puts the rest of a text into the
-        next cells and widens the header with empty names; such cells are text, not columns.
-        A mapping that names one of them (``{column_3}``) keeps them as columns.
-        """
-        named = [i for i, name in enumerate(header) if not _UNNAMED.fullmatch(name.lstrip("\ufeff").strip())]
-        if not named or named[-1] == len(header) - 1:
-            return None
-        start = named[-1] + 1
-        used = set(cfg.mapped_columns()) | set(cfg.meta_columns)
-        if any(f"column_{i + 1}" in used for i in range(start, len(header))):
-            return None
-        return start
 
     def _record(
         self, row: list[str], index: dict[str, int], locator: str, na: set[str], meta_cols: list[str]
