@@ -25,6 +25,21 @@ class InputError(DataprepError):
     exit_code = 2
 
 
+def bug_tracker() -> str:
+    """Where to report a bug: the installed package's ``Issues`` project URL, if it names one."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("dataprep").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("issues", "bug tracker", "bugs"):
+            return url.strip()
+    return "the issue tracker of the dataprep repository you installed it from"
+
+
 def suggest(word: str, choices: list[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest choice, or an empty string.
 

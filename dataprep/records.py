@@ -25,6 +25,12 @@ REJECT_DETAIL_COLUMN = "_reject_detail"
 
 Batch = dict[str, list[Any]]
 
+#: The deepest nesting of lists and objects a record may hold (the record itself is level 1,
+#: ``meta`` level 2, a list in meta level 3...). Deeper records are rejected as
+#: ``too-deeply-nested``: JSON encoders and Arrow recurse once per level, and no real export
+#: nests anywhere near this deep.
+MAX_NESTING = 32
+
 
 def content_key(record: dict[str, Any]) -> str:
     """The canonical string of a record's content, used for ids."""
@@ -88,6 +94,10 @@ def check_record(obj: Any) -> str | None:
     """
     if not isinstance(obj, dict):
         return "not-an-object"
+    if obj.get("source") is not None and not isinstance(obj["source"], str):
+        return "non-string-source"
+    if obj.get("id") is not None and (isinstance(obj["id"], bool) or not isinstance(obj["id"], (str, int))):
+        return "bad-id"
     if obj.get("meta") is not None and not isinstance(obj["meta"], dict):
         return "bad-meta"
     for key in ("text", "input", "output"):
@@ -118,6 +128,25 @@ def check_record(obj: Any) -> str | None:
     return None
 
 
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deep lists and dicts nest in ``value`` (a scalar is 0), counting no further than ``limit + 1``."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def coerce_record(obj: dict[str, Any], default_source: str) -> dict[str, Any]:
     """Fill the optional fields of a checked record (id, source, meta)."""
     record = {key: obj.get(key) for key in CORE_COLUMNS}
@@ -125,6 +154,13 @@ def coerce_record(obj: dict[str, Any], default_source: str) -> dict[str, Any]:
     for key, value in obj.items():
         if key not in CORE_COLUMNS and not key.startswith("_"):
             record[key] = value
+    messages = record.get("messages")
+    if messages and any(len(m) > 2 for m in messages):
+        # Parquet holds a message as {role, content}; other keys (name, tool_call_id...) would
+        # vanish there, so they move to meta, one entry per message (None where it had none).
+        record["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+        extras = [{k: v for k, v in m.items() if k not in ("role", "content")} or None for m in messages]
+        record["meta"]["message_fields"] = extras
     if not record["source"]:
         record["source"] = default_source
     if not record["id"]:

@@ -82,7 +82,7 @@ def test_empty_and_repeated_header_names(tmp_path, write_bytes):
 
 def test_extra_fields_rejected_with_line_number(tmp_path, write_bytes):
     path = write_bytes("bad.csv", b'q,a,date\n"ok",fine,2020\n"multi\nline",x,2021\nbroken,one, two,2022\n')
-    stats = extract(path, tmp_path / "o", input_column="q", output_column="a")
+    stats = extract(path, tmp_path / "o", input_column="q", output_column="a", on_bad_rows="reject")
     assert stats.records_out == 2
     rejects = read_rejects(tmp_path / "o")
     assert [r["reason"] for r in rejects] == ["extra-fields"]

@@ -103,6 +103,9 @@ def _run(tmp_path: Path, executor: str) -> Path:
             '{"input": "How do I water a cactus?", "output": "Rarely: soak the soil, then let it dry out."}\n'
             "{not json\n"
             '{"text": ""}\n'
+            # An extra field whose type changes from record to record travels as JSON text.
+            '{"text": "Cacti want bright light and very little water in winter.", "rating": 5}\n'
+            '{"text": "Succulents rot when their soil stays wet for days.", "rating": "five", "tags": ["a", 1]}\n'
         )
     out = tmp_path / executor
     spec = tmp_path / f"{executor}.yml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import click
 
 from dataprep import __version__
 from dataprep.cli.options import config_from_options, config_options
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, bug_tracker
 from dataprep.stages import Stage, StageContext, registry
 
 
@@ -33,11 +34,14 @@ class DataprepGroup(click.Group):
             click.secho("interrupted; rerun the same command to resume.", fg="yellow", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - last line of defence against a bare traceback
-            if os.environ.get("DATAPREP_DEBUG"):
-                raise
+            debug = bool(os.environ.get("DATAPREP_DEBUG"))
+            if debug:
+                traceback.print_exc()
+            rerun = "" if debug else "rerun with --debug for the traceback, then "
             click.secho(
                 f"error: unexpected {type(exc).__name__}: {exc}\n"
-                "This is a bug in dataprep; rerun with --debug for the traceback and report it.",
+                f"This is a bug in dataprep {__version__}, not a problem with your input: {rerun}"
+                f"report it at {bug_tracker()} with the command you ran and the traceback.",
                 fg="red",
                 err=True,
             )

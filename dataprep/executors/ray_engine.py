@@ -61,7 +61,7 @@ def to_table(batch: Batch) -> pa.Table:
     """A batch as an Arrow table: records keep their schema (meta as JSON), other columns as they are."""
     records = all(name in batch for name in CORE_COLUMNS)
     if records:
-        table = batch_to_table(batch)
+        table = batch_to_table(batch, json_extras=True)
         for name in (REJECT_COLUMN, REJECT_DETAIL_COLUMN):
             if name in batch:
                 table = table.append_column(name, pa.array(batch[name], pa.string()))
@@ -139,7 +139,7 @@ def _source_table(rows: list[dict[str, Any]], rejects: list[Reject], order: list
                     _REJECT_RECORD: json.dumps(reject.record, ensure_ascii=False, default=str),
                 }
             )
-    table = batch_to_table(rows_to_batch([row if REJECT_COLUMN not in row else {} for row in merged]))
+    table = batch_to_table(rows_to_batch([row if REJECT_COLUMN not in row else {} for row in merged]), json_extras=True)
     for name in (REJECT_COLUMN, REJECT_DETAIL_COLUMN, _REJECT_SOURCE, _REJECT_RECORD):
         table = table.append_column(name, pa.array([row.get(name) for row in merged], pa.string()))
     return table

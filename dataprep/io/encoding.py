@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import zlib
 from pathlib import Path
 from typing import IO
+
+from dataprep.errors import InputError
 
 CHUNK = 1 << 24
 BOMS = (
@@ -19,6 +22,24 @@ BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+
+
+#: What reading a cut-off or corrupt compressed file raises: EOFError (the stream ends early),
+#: gzip.BadGzipFile (an OSError: not gzip, bad CRC or length), zlib.error (damaged deflate data).
+DAMAGED_FILE_ERRORS = (EOFError, OSError, zlib.error)
+
+
+def damaged_file(path: Path, exc: BaseException) -> InputError:
+    """The error for a file that cannot be read to its end, naming it and what to do."""
+    why = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return InputError(f"{path}: cannot be read ({exc.strerror}); check the path and its permissions.")
+    if Path(path).name.lower().endswith(".gz"):
+        return InputError(
+            f"{path}: the gzip data is cut off or corrupt ({why}); copy or download the file again "
+            f"(`gzip -t {path}` checks it)."
+        )
+    return InputError(f"{path}: the file cannot be read to its end ({why}); copy it again.")
 
 
 def open_binary(path: Path) -> IO[bytes]:

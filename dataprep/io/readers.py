@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataprep.errors import InputError
-from dataprep.io.schema import table_to_batch
-from dataprep.records import Batch, check_record, coerce_record, rows_to_batch
+from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file
+from dataprep.io.schema import CORE_SCHEMA, table_to_batch
+from dataprep.records import CORE_COLUMNS, MAX_NESTING, Batch, check_record, coerce_record, nesting_depth, rows_to_batch
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 
@@ -104,8 +106,23 @@ def count_records(specs: Iterable[str | Path]) -> int | None:
     for path in record_files(specs):
         if not path.name.endswith(".parquet"):
             return None
-        total += pq.ParquetFile(path).metadata.num_rows
+        total += open_parquet(path).metadata.num_rows
     return total
+
+
+def _brief(exc: BaseException) -> str:
+    """pyarrow's message on one line, cut short: it can run to several lines of C++ detail."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+        raise InputError(
+            f"{path}: not a readable Parquet file ({_brief(exc)}); rerun the stage that wrote it, or restore the file."
+        ) from exc
 
 
 def iter_batches(specs: Iterable[str | Path], batch_size: int = 1000) -> Iterator[ReadBatch]:
@@ -117,12 +134,29 @@ def iter_batches(specs: Iterable[str | Path], batch_size: int = 1000) -> Iterato
             yield from _iter_jsonl(path, batch_size)
 
 
+def _check_core_types(path: Path, schema: pa.Schema) -> None:
+    for name in CORE_COLUMNS:
+        if name in schema.names and not schema.field(name).type.equals(CORE_SCHEMA.field(name).type):
+            found, wanted = schema.field(name).type, CORE_SCHEMA.field(name).type
+            raise InputError(
+                f"{path}: column {name!r} holds {found}, where records need {wanted}; convert the column, "
+                "or read the file as JSONL, whose records are checked one by one."
+            )
+
+
 def _iter_parquet(path: Path, batch_size: int) -> Iterator[ReadBatch]:
-    try:
-        handle = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
-        raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
-    for record_batch in handle.iter_batches(batch_size=batch_size):
+    handle = open_parquet(path)
+    _check_core_types(path, handle.schema_arrow)
+    batches = handle.iter_batches(batch_size=batch_size)
+    while True:
+        try:
+            record_batch = next(batches, None)
+        except Exception as exc:  # noqa: BLE001 - a damaged page raises OSError or ArrowInvalid
+            raise InputError(
+                f"{path}: the Parquet data is damaged ({_brief(exc)}); rerun the stage that wrote it."
+            ) from exc
+        if record_batch is None:
+            return
         yield ReadBatch(table_to_batch(record_batch))
 
 
@@ -133,8 +167,33 @@ def _open_lines(path: Path) -> Iterator[str]:
             yield from handle
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text ({exc.reason}); re-encode it as UTF-8.") from exc
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{path}: cannot be read to the end ({exc}).") from exc
+        except DAMAGED_FILE_ERRORS as exc:
+            raise damaged_file(path, exc) from exc
+
+
+_TOO_DEEP = object()
+
+
+def _wrong_type(reason: str, obj: Any) -> str | None:
+    """``'source' is int, not a string`` for a reject about a top-level field's type."""
+    field = {"non-string-source": "source", "non-string-text": "text", "non-string-input": "input",
+             "non-string-output": "output", "bad-id": "id", "bad-meta": "meta"}.get(reason)  # fmt: skip
+    if field is None or not isinstance(obj, dict):
+        return None
+    wanted = {"id": "a string or an integer", "meta": "an object"}.get(field, "a string")
+    return f"{field!r} is {type(obj.get(field)).__name__}, not {wanted}"
+
+
+def _unencodable(line: str, obj: Any) -> str | None:
+    """``lone-surrogate`` for a record holding half of a UTF-16 pair (``"\\ud800"``), which
+    neither Parquet nor a UTF-8 file can store; None otherwise."""
+    if "\\ud" not in line and "\\uD" not in line:
+        return None
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "lone-surrogate"
+    return None
 
 
 def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
@@ -149,9 +208,16 @@ def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
         except json.JSONDecodeError as exc:
             rejects.append(Reject("bad-json", locator, line[:1000], f"{exc.msg} at column {exc.colno}"))
             continue
-        reason = check_record(obj)
+        except RecursionError:
+            obj = _TOO_DEEP
+        if obj is _TOO_DEEP or nesting_depth(obj) > MAX_NESTING:
+            detail = f"lists and objects nest deeper than {MAX_NESTING} levels"
+            rejects.append(Reject("too-deeply-nested", locator, line[:1000], detail))
+            continue
+        reason = check_record(obj) or _unencodable(line, obj)
         if reason:
-            rejects.append(Reject(reason, locator, obj))
+            record = line[:1000] if reason == "lone-surrogate" else obj
+            rejects.append(Reject(reason, locator, record, _wrong_type(reason, obj)))
             continue
         rows.append(coerce_record(obj, locator))
         if len(rows) >= batch_size:

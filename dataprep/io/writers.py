@@ -10,7 +10,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataprep.io.schema import batch_to_table
+from dataprep.io.schema import batch_to_table, conform, merge_schemas
 from dataprep.records import Batch, batch_to_rows
 
 DEFAULT_ROWS_PER_SHARD = 100_000
@@ -72,8 +72,11 @@ class ParquetShardWriter:
         table = batch_to_table(batch, self.schema)
         if self.schema is None:
             self.schema = table.schema
-        elif table.schema != self.schema:
-            table = table.select(self.schema.names).cast(self.schema)
+        elif not table.schema.equals(self.schema, check_metadata=True):
+            merged = merge_schemas(self.schema, table.schema)
+            if not merged.equals(self.schema, check_metadata=True):
+                self._rewrite(merged)
+            table = conform(table, self.schema)
         start = 0
         while start < table.num_rows:
             if self._writer is None:
@@ -87,6 +90,23 @@ class ParquetShardWriter:
             start += piece.num_rows
             if self._rows_in_shard >= self.rows_per_shard:
                 self._roll()
+
+    def _rewrite(self, schema: pa.Schema) -> None:
+        """Bring the shards written so far to ``schema`` (a column that turned up later, or whose
+        values changed type and became JSON text), so that every shard has the same schema."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        shards = sorted(self.folder.glob("part-*.parquet"))
+        for path in shards:
+            table = conform(pq.read_table(path), schema)
+            if path == shards[-1] and self._rows_in_shard:
+                # The shard being filled stays open for the rows still to come.
+                self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+                self._writer.write_table(table)
+            else:
+                pq.write_table(table, path, compression="zstd")
+        self.schema = schema
 
     def _roll(self) -> None:
         if self._writer is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from dataprep import __version__
 from dataprep.executors import Engine, make_engine
 from dataprep.io.atomic import atomic_write_json, cleanup_temp_siblings
+from dataprep.io.paths import check_output_path
 from dataprep.io.readers import resolve_inputs
 from dataprep.pipeline.config import Pipeline, PlannedStage
 from dataprep.stages.base import StageContext
@@ -106,6 +107,7 @@ def run_pipeline(
     the final dataset its ``README.md`` card and ``dataprep.lock.json``.
     """
     run_dir = pipeline.output_dir
+    check_output_path(run_dir, option=f"{pipeline.path}: output_dir", replaces_folder=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     cleanup_temp_siblings(run_dir)
     handler = _attach_log(run_dir)

@@ -27,10 +27,26 @@ def load_with_lines(path: Path) -> tuple[Any, dict[Loc, int]]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{where}: not valid YAML ({problem}).") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: lists or mappings nest too deeply to be a pipeline file.") from None
     lines: dict[Loc, int] = {}
     if node is None:
         return None, lines
-    return _convert(node, (), lines), lines
+    try:
+        return _convert(node, (), lines), lines
+    except RecursionError:
+        raise ConfigError(f"{path}: lists or mappings nest too deeply to be a pipeline file.") from None
+    except _ComplexKey as exc:
+        raise ConfigError(
+            f"{path} line {exc.line}: a key is a list or a mapping ({exc.text}); keys must be plain names, "
+            "as in `inputs: [a.csv]`."
+        ) from None
+
+
+class _ComplexKey(Exception):
+    def __init__(self, line: int, text: str) -> None:
+        super().__init__(line, text)
+        self.line, self.text = line, text
 
 
 def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
@@ -38,6 +54,10 @@ def _convert(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                # PyYAML builds `? [a, b]` keys as lists, which no dict can hold.
+                shown = "[...]" if isinstance(key_node, yaml.SequenceNode) else "{...}"
+                raise _ComplexKey(key_node.start_mark.line + 1, shown)
             key = yaml.SafeLoader(" ").construct_object(key_node)
             if isinstance(key, str):
                 key = key.replace("-", "_")

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from dataprep.errors import ConfigError
 from dataprep.executors import LOCAL, Engine
 from dataprep.io.atomic import atomic_write_json, replace_path, temp_sibling
+from dataprep.io.paths import check_output_path
 from dataprep.io.readers import RECORD_SUFFIXES, ReadBatch, Reject, count_records, iter_batches, resolve_inputs
 from dataprep.io.writers import JsonlWriter, ParquetShardWriter, RejectWriter
 from dataprep.memory import peak_mb, reset_peak
@@ -198,6 +199,8 @@ class Stage:
 
     def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
+        jsonl = is_jsonl_path(Path(out)) and not self.folder_output
+        check_output_path(out, inputs, folder=not jsonl)
         output = StageOutput(Path(out), folder_only=self.folder_output)
         stats = StageStats(stage=self.name)
         reset_peak()

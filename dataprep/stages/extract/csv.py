@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.errors import InputError, suggest
-from dataprep.io.encoding import detect_encoding, open_binary
+from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file, detect_encoding, open_binary
 from dataprep.io.readers import Reject
 from dataprep.records import new_record
 from dataprep.stages import SourceStage, register
@@ -25,6 +27,8 @@ from dataprep.stages.extract.mapping import ColumnMappingConfig, unescape
 from dataprep.stages.privacy.columns import PiiColumns
 
 DELIMITERS = ",;\t|"
+#: A header cell that names no column: empty, or pandas' "Unnamed: 3" for one.
+_UNNAMED = re.compile(r"(?:Unnamed: \d+)?")
 DEFAULT_NA = ["nan", "NaN", "NAN", "NULL", "null", "None", "#N/A"]
 
 
@@ -37,9 +41,17 @@ class ExtractCsvConfig(ColumnMappingConfig):
     )
     delimiter: str | None = Field(None, description="Field delimiter; sniffed from , ; tab | when not given.")
     on_bad_rows: Literal["reject", "repair"] = Field(
-        "reject",
-        description="A row with more fields than the header (usually broken quoting): reject it with its "
-        "line number, or repair it by joining the extra fields back into --repair-column.",
+        "repair",
+        description='A row that broken quoting (such as \\" for a quote) split into too many fields: repair it '
+        "by joining the pieces back with the delimiter, or reject it with its line number. Pieces past the "
+        "header go into --repair-column (counted as repaired-extra-fields); pieces in unnamed trailing columns "
+        "(a header like v1,v2,,,) go into the last named column (counted as repaired-spill).",
+    )
+    quote_escape: Literal["auto", "double", "backslash"] = Field(
+        "auto",
+        description='How a quote inside a quoted field is written: double ("") as in RFC 4180, or backslash '
+        '(\\", as PHP and MySQL exports write it); auto picks backslash when the first 64K characters hold \\" '
+        'and no "" inside a field.',
     )
     repair_column: str | None = Field(
         None, description="Column that absorbs extra fields when repairing. Default: the output or text column."
@@ -83,6 +95,23 @@ def clean_header(names: list[str]) -> list[str]:
     return out
 
 
+def spill_start(header: list[str], cfg: ExtractCsvConfig) -> int | None:
+    """Where the unnamed trailing columns start (``v1,v2,,,`` gives 2), or None.
+
+    A spreadsheet that read a file with broken quoting puts the rest of a text into the
+    next cells and widens the header with empty names; such cells are text, not columns.
+    A mapping that names one of them (``{column_3}``) keeps them as columns.
+    """
+    named = [i for i, name in enumerate(header) if not _UNNAMED.fullmatch(name.lstrip("\ufeff").strip())]
+    if not named or named[-1] == len(header) - 1:
+        return None
+    start = named[-1] + 1
+    used = set(cfg.mapped_columns()) | set(cfg.meta_columns)
+    if any(f"column_{i + 1}" in used for i in range(start, len(header))):
+        return None
+    return start
+
+
 @register
 class ExtractCsv(SourceStage):
     """Extract records from CSV or TSV files (sniffs the delimiter and the encoding)."""
@@ -92,44 +121,64 @@ class ExtractCsv(SourceStage):
     input_suffixes = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
     config: ExtractCsvConfig
 
-    worker_counters = ("files",)
+    worker_counters = ("files", "repaired")
 
     def __init__(self, config: ExtractCsvConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
         self.files: dict[str, dict[str, Any]] = {}
+        #: Rows joined back together by on_bad_rows: repair, by kind.
+        self.repaired: Counter = Counter()
 
     def summary(self) -> dict[str, Any]:
-        return {"files": self.files}
+        return {"files": self.files, **({"repaired": dict(sorted(self.repaired.items()))} if self.repaired else {})}
 
-    def _dialect(self, path: Path, encoding: str) -> str:
-        if self.config.delimiter:
-            return self.config.delimiter
-        if path.name.lower().endswith((".tsv", ".tsv.gz")):
-            return "\t"
+    def _dialect(self, path: Path, encoding: str) -> tuple[str, str]:
+        """The delimiter and how quotes inside quoted fields are escaped (``double`` or ``backslash``)."""
         with self._open(path, encoding) as handle:
             sample = handle.read(65536)
-        try:
-            return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-        except csv.Error:
-            return ","
+        if self.config.delimiter:
+            delimiter = self.config.delimiter
+        elif path.name.lower().endswith((".tsv", ".tsv.gz")):
+            delimiter = "\t"
+        else:
+            try:
+                delimiter = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+            except csv.Error:
+                delimiter = ","
+        escape = self.config.quote_escape
+        if escape == "auto":
+            # A "" inside a field (not an empty field "" between delimiters) means standard quoting.
+            d = re.escape(delimiter)
+            doubled = re.search(rf'(?<![{d}\r\n])""(?![{d}\r\n])', sample)
+            escape = "backslash" if '\\"' in sample and not doubled else "double"
+        return delimiter, escape
 
     @staticmethod
     def _open(path: Path, encoding: str) -> io.TextIOWrapper:
         return io.TextIOWrapper(open_binary(path), encoding=encoding, newline="")
 
     def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        try:
+            yield from self._read(path)
+        except DAMAGED_FILE_ERRORS as exc:
+            raise damaged_file(path, exc) from exc
+
+    def _read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
         cfg = self.config
         encoding = detect_encoding(path) if cfg.encoding == "auto" else cfg.encoding
         try:
-            delimiter = self._dialect(path, encoding)
+            delimiter, escape = self._dialect(path, encoding)
         except LookupError as exc:
             raise InputError(f"{path}: unknown encoding {encoding!r}; use e.g. utf-8 or cp1252.") from exc
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not {encoding} text ({exc.reason}); set --encoding.") from exc
-        info = {"encoding": encoding, "delimiter": delimiter, "rows": 0}
+        info = {"encoding": encoding, "delimiter": delimiter, "quote_escape": escape, "rows": 0}
         self.files[str(path)] = info
         with self._open(path, encoding) as handle:
-            reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+            # \" becomes "" rather than the csv module's escapechar, which would also eat the
+            # backslash of every C:\path and \n in the text.
+            lines = (line.replace('\\"', '""') for line in handle) if escape == "backslash" else handle
+            reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
             yield from self._rows(path, reader, info)
 
     def _rows(self, path: Path, reader: Any, info: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
@@ -148,13 +197,14 @@ class ExtractCsv(SourceStage):
                     f"{path}: no column {name!r}{suggest(name, columns)} The columns are: "
                     + ", ".join(repr(c) for c in columns)
                 )
+        spill = spill_start(header, cfg)
         width = len(columns)
         pii = self._pii_positions(path, columns)
         self._mapped = [(name, columns.index(name)) for name in dict.fromkeys(cfg.mapped_columns())]
         repair_at = columns.index(cfg.repair_column or cfg.output_column or cfg.text_column or columns[-1])
         index = {name: i for i, name in enumerate(columns)}
         meta_cols = (
-            [c for c in columns if c not in cfg.mapped_columns()]
+            [c for i, c in enumerate(columns) if c not in cfg.mapped_columns() and (spill is None or i < spill)]
             if "*" in cfg.meta_columns
             else [c for c in cfg.meta_columns]
         )
@@ -181,6 +231,21 @@ class ExtractCsv(SourceStage):
             row_number += 1
             info["rows"] = row_number
             locator = f"{path}#row={row_number}"
+            if spill is not None and any(row[spill:]):
+                if cfg.on_bad_rows == "reject":
+                    yield Reject(
+                        "spilled-text",
+                        f"{path}#line={start_line}",
+                        record=row,
+                        detail=f"line {start_line}: text runs on into the unnamed columns after "
+                        f"{columns[spill - 1]!r}; quoting is probably broken (on_bad_rows: repair joins it back)",
+                    )
+                    continue
+                # Cells past the header, if any, were text too: they join it here.
+                last = max(i for i in range(spill, len(row)) if row[i])
+                row[spill - 1] = info["delimiter"].join(row[spill - 1 : last + 1])
+                row = row[:spill] + [""] * (width - spill)
+                self.repaired["repaired-spill"] += 1
             if len(row) > width:
                 if cfg.on_bad_rows == "reject":
                     yield Reject(
@@ -194,6 +259,7 @@ class ExtractCsv(SourceStage):
                 extra = len(row) - width
                 merged = info["delimiter"].join(row[repair_at : repair_at + extra + 1])
                 row = row[:repair_at] + [merged] + row[repair_at + extra + 1 :]
+                self.repaired["repaired-extra-fields"] += 1
             elif len(row) < width:
                 row = row + [""] * (width - len(row))
             for position, replacement in pii:

@@ -176,6 +176,12 @@ class Dump:
         error = None
         if len(columns) != len(values):
             error = f"{len(values)} values for {len(columns)} columns"
+        elif row.columns is not None and table.columns is not None and len(columns) < len(table.columns):
+            # INSERT INTO t (a, b) leaves t's other columns at their defaults: read as NULL, so a
+            # row names the same columns whichever INSERT brought it (instpubs.sql mixes both).
+            given = dict(zip(columns, values))
+            if len(given) == len(columns) and given.keys() <= set(table.columns):
+                columns, values = table.columns, [given.get(name) for name in table.columns]
         return DumpRow(table, table.rows, columns, values, row.line, error)
 
     @staticmethod

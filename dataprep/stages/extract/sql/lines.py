@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dataprep.errors import InputError
-from dataprep.io.encoding import bom_encoding, open_binary
+from dataprep.io.encoding import bom_encoding, damaged_file, open_binary
 
 HEAD_CHARS = 1 << 16
 
@@ -51,16 +51,20 @@ class DumpLines:
     def __iter__(self) -> Iterator[str]:
         self.non_utf8_lines = 0
         self.read_error = None
+        read = 0
         try:
             with open_binary(self.path) as raw:
                 encoding = self.encoding
                 if encoding == "auto":
                     encoding = bom_encoding(raw.peek(4)[:4] if hasattr(raw, "peek") else b"") or "auto"
-                if encoding in ("auto", "utf-8-sig"):
-                    yield from self._utf8(raw)
-                else:
-                    yield from self._decoded(raw, encoding)
+                lines = self._utf8(raw) if encoding in ("auto", "utf-8-sig") else self._decoded(raw, encoding)
+                for line in lines:
+                    read += 1
+                    yield line
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            if not read:
+                # Not one line came out (not gzip at all, or damaged from the start): nothing to keep.
+                raise damaged_file(self.path, exc) from exc
             self.read_error = f"the file cannot be read to the end ({exc or type(exc).__name__})"
         except OSError as exc:
             raise InputError(f"{self.path}: cannot be read ({exc.strerror or exc}).") from exc

@@ -255,9 +255,13 @@ class ExtractSql(SourceStage):
             if table is None:
                 names = [t.name for t in dump.tables.values()]
                 want = self.config.table or ""
+                first = dump.problems[0] if dump.problems else None
+                why = (
+                    f"; the dump's first problem, {first.reason}: {first.detail}" if first else " (is this a SQL dump?)"
+                )
                 raise InputError(
                     f"{path}: no table {want!r}{suggest(want, names) or '.'} The tables are: "
-                    + (", ".join(repr(n) for n in names) or "none (is this a SQL dump?)")
+                    + (", ".join(repr(n) for n in names) or f"none{why}")
                 )
             self._mapping(path, f"table {table.name!r}", table.names(), table.name)
         if conditions:

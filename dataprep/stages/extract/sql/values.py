@@ -289,6 +289,11 @@ class ValueParser:
                 digits = hexed.group(1)
                 return bytes.fromhex(digits if len(digits) % 2 == 0 else "0" + digits)
             m = _NUMBER.match(text, pos)
+            if m is None and self.dialect.go_batches and text[pos + 1 : pos + 2] == "$":
+                m = _NUMBER.match(text, pos + 2)  # -$5.50, a negative money literal
+                if m is not None:
+                    cur.pos = m.end()
+                    return Number(char.replace("+", "") + m.group())
             if m is None:
                 raise ValueSyntaxError(f"expected a value, found {text[pos : pos + 20]!r}", pos)
             cur.pos = m.end()
@@ -326,6 +331,12 @@ class ValueParser:
             if m is not None:
                 cur.pos = m.end()
                 return self._value(cur, text[m.end()])
+        if char == "$" and self.dialect.go_batches:
+            # A SQL Server money literal, $20.00 (instpubs.sql writes prices so): the number.
+            m = _NUMBER.match(text, pos + 1)
+            if m is not None:
+                cur.pos = m.end()
+                return Number(m.group())
         if char == "$" and self.dialect.dollar_quotes:
             m = _DOLLAR.match(text, pos)
             if m is not None:
