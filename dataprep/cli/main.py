@@ -29,9 +29,10 @@ class DataprepGroup(click.Group):
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.secho("interrupted; rerun the same command to resume.", fg="yellow", err=True)
-            sys.exit(130)
+            # 130 for Ctrl-C, 143 for SIGTERM (the trainer says which signal stopped it).
+            sys.exit(128 + getattr(exc, "signum", 2))
         except Exception as exc:  # noqa: BLE001 - last line of defence against a bare traceback
             if os.environ.get("DATAPREP_DEBUG"):
                 raise

@@ -155,6 +155,8 @@ def _run(
         # leave a manifest entry that vouches for half-written data.
         manifest["stages"].pop(stage.name, None)
         atomic_write_json(run_dir / MANIFEST, manifest)
+        if forced:
+            stage.cls.forget(folder)
         start = time.perf_counter()
         stats = stage.cls(stage.config, ctx).run(inputs, folder).to_dict()
         log.info(

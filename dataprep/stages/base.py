@@ -196,6 +196,14 @@ class Stage:
         """
         return []
 
+    @classmethod
+    def forget(cls, out: Path) -> None:
+        """Drop state the stage keeps between runs beside its output (the trainer's checkpoints).
+
+        The runner calls it when a stage is rerun on purpose (``--force``, ``--from``), which
+        means from scratch.
+        """
+
     def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
         output = StageOutput(Path(out), folder_only=self.folder_output)

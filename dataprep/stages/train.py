@@ -9,6 +9,7 @@ the adapter, ``curves.png``, ``report.md`` and ``report.json`` when it finishes.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from dataprep.errors import ConfigError
 from dataprep.stages import Stage, register
 from dataprep.stages.base import StageOutput, StageStats
 from train.config import TrainConfig
+
+log = logging.getLogger("dataprep")
 
 
 class TrainStageConfig(TrainConfig):
@@ -31,6 +34,17 @@ class Train(Stage):
     folder_output = True
     config: TrainStageConfig
 
+    @staticmethod
+    def checkpoints(out: Path) -> Path:
+        return out.parent / f".{out.name}.checkpoints"
+
+    @classmethod
+    def forget(cls, out: Path) -> None:
+        work = cls.checkpoints(Path(out))
+        if work.exists():
+            shutil.rmtree(work)
+            log.info("%s: rerun asked for, so training starts from scratch (removed %s)", Path(out).name, work)
+
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         from dataprep.cli.train_commands import user_errors
         from train.trainer import train
@@ -38,7 +52,7 @@ class Train(Stage):
         if len(inputs) != 1:
             raise ConfigError("train: give exactly one input, the folder written by the tokenize stage")
         folder = Path(inputs[0])
-        work = output.path.parent / f".{output.path.name}.checkpoints"
+        work = self.checkpoints(output.path)
         val = folder / "val"
         config = self.config.model_copy(
             update={
@@ -48,7 +62,7 @@ class Train(Stage):
             }
         )
         with user_errors():
-            result = train(config)
+            result = train(config, quiet=self.ctx.quiet)
         shutil.copytree(result.adapter_dir, output.folder / "adapter")
         for name in ("curves.png", "report.md", "report.json"):
             shutil.copy2(work / name, output.folder / name)

@@ -22,10 +22,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-from datasketch.lsh import _optimal_param
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 _WORDS = re.compile(r"[^\W_]+")
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -68,6 +64,8 @@ def exact_keys(texts: Sequence[str]) -> np.ndarray:
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs above and below ``threshold``."""
+    from datasketch.lsh import _optimal_param
+
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
@@ -84,6 +82,8 @@ def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int 
     A pure function of its arguments: any batch split gives the same rows. A text
     with fewer than ``ngram`` words is one shingle; a text without words is all :data:`EMPTY`.
     """
+    import pandas as pd
+
     tokens = [words(text) for text in texts]
     lengths = np.fromiter((len(w) for w in tokens), dtype=np.int64, count=len(tokens))
     # pandas' hash table numbers the distinct words in C; each is then hashed once.
@@ -170,6 +170,9 @@ def duplicate_groups(exact: np.ndarray, eligible: np.ndarray, bands: np.ndarray 
     are transitive: if A matches B and B matches C, all three are one group.
     Records where ``eligible`` is False are never grouped.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = len(exact)
     members = np.nonzero(eligible)[0]
     edges = [_run_edges(exact, members)]
