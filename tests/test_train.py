@@ -110,6 +110,25 @@ def test_config_file_errors_name_the_file_and_field(tmp_path):
     assert f"{path}: lora_r: lora_r must be at least 1" in message
 
 
+def test_a_logger_that_is_not_installed_is_a_config_error(tmp_path, monkeypatch, cli):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("tensorboard") else real(name, *a)
+    )
+    with pytest.raises(
+        ValueError, match=r"tensorboard needs the tensorboard package.*pip install 'dataprep\[tensorboard\]'"
+    ):
+        TrainConfig(model="m", log_to=["tensorboard"])
+    config = tmp_path / "t.yml"
+    config.write_text("model: m\nlog_to: [tensorboard]\n")
+    for command in ("plan", "train"):
+        result = cli(command, config)
+        assert result.exit_code == 2, result.output
+        assert "log_to: tensorboard needs the tensorboard package" in result.output and "bug" not in result.output
+
+
 def test_missing_data_is_a_clear_error(tmp_path):
     with pytest.raises(TrainConfigError, match="train_data: .* does not exist"):
         TrainConfig(model="m", train_data=tmp_path / "nope", output_dir=tmp_path / "o").require_data()

@@ -12,6 +12,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
+#: Optional loggers: the package each needs and the dataprep extra that installs it.
+LOGGER_PACKAGES = {"tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"), "wandb": (("wandb",), "wandb")}
+
+
 class TrainConfigError(ValueError):
     """A configuration mistake, already phrased for the user."""
 
@@ -119,6 +123,21 @@ class TrainConfig(BaseModel):
     def _positive_steps(cls, value: int, info) -> int:  # noqa: ANN001
         if value < 1:
             raise ValueError(f"{info.field_name} must be at least 1 step")
+        return value
+
+    @field_validator("log_to")
+    @classmethod
+    def _loggers_installed(cls, value: list[str]) -> list[str]:
+        import importlib.util
+
+        for logger in value:
+            packages, extra = LOGGER_PACKAGES[logger]
+            package = packages[0]
+            if all(importlib.util.find_spec(name) is None for name in packages):
+                raise ValueError(
+                    f"log_to: {logger} needs the {package} package, which is not installed; "
+                    f"pip install 'dataprep[{extra}]' (or {package}), or remove {logger} from log_to"
+                )
         return value
 
     @field_validator("lora_dropout")

@@ -155,35 +155,48 @@ def run_command(
 
 
 @main.command("inspect")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dir")
 def inspect_command(run_dir: str) -> None:
     """Print a table of a run's stages: in, out, dropped by reason, seconds."""
-    from dataprep.inspect import inspect_run
+    from dataprep.inspect import inspect_run, resolve_run_path
 
-    inspect_run(Path(run_dir)).print()
+    inspect_run(resolve_run_path(run_dir)).print()
 
 
 @main.command("show")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path")
+@click.argument("stage", required=False)
 @click.option("-n", "count", type=int, default=5, show_default=True, help="How many records.")
 @click.option("--rejects", is_flag=True, help="Show the rejects of a stage folder instead of its records.")
-def show_command(path: str, count: int, rejects: bool) -> None:
-    """Pretty-print records from a stage folder, a Parquet folder or a JSONL file."""
-    from dataprep.inspect import show_records
+def show_command(path: str, stage: str | None, count: int, rejects: bool) -> None:
+    """Pretty-print records from a stage folder, a Parquet folder or a JSONL file.
 
-    show_records(Path(path), count, rejects=rejects)
+    A stage of a run folder may be named without its number: `dataprep show runs/sample/normalize`
+    or `dataprep show runs/sample normalize`.
+    """
+    from dataprep.inspect import resolve_run_path, show_records
+
+    show_records(resolve_run_path(path, *([stage] if stage else [])), count, rejects=rejects)
 
 
 @main.command("show-tokens")
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.argument("path")
 @click.option("-n", "count", type=int, default=3, show_default=True, help="How many sequences.")
 @click.option("--raw", is_flag=True, help="Print (token, label) pairs instead of coloured text.")
 @click.option("--tokenizer", help="Tokenizer to decode with. Default: the one tokenize saved in OUT/tokenizer.")
 def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None) -> None:
-    """Print tokenized sequences with trained tokens green and masked ones (-100) red."""
+    """Print tokenized sequences with trained tokens green and masked ones (-100) red.
+
+    PATH is a split folder of `dataprep tokenize`; in a run folder the stage may be named
+    without its number: `runs/sample/tokenize/train`.
+    """
+    from dataprep.inspect import resolve_run_path
     from dataprep.tokens.show import show_tokens
 
-    show_tokens(Path(path), count, raw=raw, tokenizer=tokenizer)
+    target = resolve_run_path(path)
+    if not target.is_dir():
+        raise click.BadParameter(f"{path} is not a folder", param_hint="PATH")
+    show_tokens(target, count, raw=raw, tokenizer=tokenizer)
 
 
 def _add_stage_commands() -> None:
