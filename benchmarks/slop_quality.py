@@ -29,10 +29,15 @@ NEGATIVE = {"clean", "negative", "false", "0"}
 
 def load(path: Path) -> list[tuple[dict[str, Any], bool]]:
     records = []
+    if not path.is_file():
+        raise DataprepError(f"--labels {path}: no such file; give a JSONL file of records with a label field.")
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        obj = json.loads(line)
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataprepError(f"{path}:{number}: not valid JSON ({exc.msg}).") from exc
         label = str(obj.pop("label", "")).strip().lower()
         if label not in POSITIVE | NEGATIVE:
             raise DataprepError(f"{path}:{number}: label {label!r} is not one of {sorted(POSITIVE | NEGATIVE)}.")

@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import REPO
 
 HEAVY = ["torch", "transformers", "datasets", "ray", "sentence_transformers", "sklearn", "matplotlib", "peft",

@@ -111,6 +111,8 @@ def load_model(config: TrainConfig) -> Any:
         lora_dropout=config.lora_dropout,
         target_modules=config.target_modules,
         modules_to_save=config.modules_to_save or None,
+        # A model whose head shares the embedding matrix keeps sharing it when both are trained.
+        ensure_weight_tying=bool(config.modules_to_save) and bool(getattr(model.config, "tie_word_embeddings", False)),
         task_type="CAUSAL_LM",
     )
     try:

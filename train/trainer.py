@@ -149,7 +149,21 @@ def train(
 
     trainer.save_model(str(adapter_dir))
     report = write_report(config, output_dir, history, output.metrics, trainer.state, train_set, start)
+    log.info("%s", summary_line(report))
     return TrainResult(output_dir=output_dir, adapter_dir=adapter_dir, report=report)
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """One line for the log: steps, time, first and last losses, the verdict."""
+    train_curve, val_curve = report["curves"]["train"], report["curves"]["val"]
+    parts = [f"trained {report['steps']} steps"]
+    if report.get("train_seconds"):
+        parts[0] += f" in {report['train_seconds']:.0f}s"
+    if train_curve:
+        parts.append(f"train loss {train_curve[0][1]:.3f} -> {train_curve[-1][1]:.3f}")
+    if val_curve:
+        parts.append(f"val loss {val_curve[0][1]:.3f} -> {val_curve[-1][1]:.3f}")
+    return ", ".join(parts) + f"; verdict: {report['diagnosis']['verdict']}"
 
 
 def quiet_libraries() -> None:

@@ -152,6 +152,10 @@ def run_command(
     results = run_pipeline(pipeline, force=force, from_stage=from_stage, until_stage=until_stage, quiet=quiet)
     stats_table([(r.folder, r.status, r.stats) for r in results], title=f"{pipeline.config.name}").print()
     click.echo(f"outputs in {pipeline.output_dir}/ (inspect with: dataprep inspect {pipeline.output_dir})")
+    kinds = {stage.name: stage.cls for stage in pipeline.stages}
+    for result in results:
+        for line in kinds[result.name].closing_lines(pipeline.output_dir / result.folder, result.stats):
+            click.echo(line)
 
 
 @main.command("inspect")

@@ -204,6 +204,11 @@ class Stage:
         means from scratch.
         """
 
+    @classmethod
+    def closing_lines(cls, folder: Path, stats: dict[str, Any]) -> list[str]:
+        """What `dataprep run` prints about this stage after its table (the trainer's verdict)."""
+        return []
+
     def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
         output = StageOutput(Path(out), folder_only=self.folder_output)

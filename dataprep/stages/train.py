@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from dataprep.errors import ConfigError
 from dataprep.stages import Stage, register
@@ -45,6 +46,21 @@ class Train(Stage):
             shutil.rmtree(work)
             log.info("%s: rerun asked for, so training starts from scratch (removed %s)", Path(out).name, work)
 
+    @classmethod
+    def closing_lines(cls, folder: Path, stats: dict[str, Any]) -> list[str]:
+        extra = stats.get("extra", {})
+        if "diagnosis" not in extra:
+            return []
+        reasons = extra.get("diagnosis_reasons") or []
+        losses = [f"train {extra['final_train_loss']:.4f}"] if extra.get("final_train_loss") is not None else []
+        if extra.get("final_val_loss") is not None:
+            losses.append(f"validation {extra['final_val_loss']:.4f}")
+        return [
+            f"{folder.name}: verdict {extra['diagnosis']}" + (f" ({reasons[0]})" if reasons else ""),
+            f"  final loss after {extra.get('steps')} steps: {', '.join(losses) or '-'}",
+            f"  curves: {folder / 'curves.png'}; report: {folder / 'report.md'}",
+        ]
+
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         from dataprep.cli.train_commands import user_errors
         from train.trainer import train
@@ -74,6 +90,7 @@ class Train(Stage):
                 "final_train_loss": report["final_train_loss"],
                 "final_val_loss": report["final_val_loss"],
                 "steps": report["steps"],
+                "diagnosis_reasons": report["diagnosis"]["reasons"],
                 "checkpoints": str(work),
             }
         )
