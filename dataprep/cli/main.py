@@ -14,6 +14,7 @@ from dataprep import __version__
 from dataprep.cli.options import config_from_options, config_options
 from dataprep.errors import DataprepError
 from dataprep.stages import Stage, StageContext, registry
+from dataprep.stages.base import drop_warning
 
 
 class DataprepGroup(click.Group):
@@ -91,6 +92,8 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
             f"dropped: {dropped} ({summary_line['seconds']:.2f}s) -> {output}",
             err=True,
         )
+        if warning := drop_warning(summary_line):
+            click.secho(f"warning: {stage_cls.name} {warning}", fg="yellow", err=True)
 
     params: list[click.Parameter] = [
         click.Argument(["inputs"], nargs=-1, required=True, metavar=f"{what}..."),

@@ -22,7 +22,7 @@ from dataprep.executors import Engine, make_engine
 from dataprep.io.atomic import atomic_write_json, cleanup_temp_siblings
 from dataprep.io.readers import resolve_inputs
 from dataprep.pipeline.config import Pipeline, PlannedStage
-from dataprep.stages.base import StageContext
+from dataprep.stages.base import StageContext, drop_warning
 
 log = logging.getLogger("dataprep")
 MANIFEST = "manifest.json"
@@ -167,6 +167,8 @@ def _run(
             stats["dropped"] or "nothing",
             time.perf_counter() - start,
         )
+        if warning := drop_warning(stats):
+            log.warning("%s: %s", stage.folder, warning)
         manifest["stages"][stage.name] = {
             "stage": stage.cls.name,
             "folder": stage.folder,

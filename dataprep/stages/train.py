@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.errors import ConfigError
+from dataprep.io.atomic import DIR_MODE, FILE_MODE
 from dataprep.stages import Stage, register
 from dataprep.stages.base import StageOutput, StageStats
 from train.config import TrainConfig
@@ -80,6 +81,9 @@ class Train(Stage):
         with user_errors():
             result = train(config, quiet=self.ctx.quiet)
         shutil.copytree(result.adapter_dir, output.folder / "adapter")
+        # safetensors writes the weights owner-only (0600); the adapter is shared like the rest of the run.
+        for path in (output.folder / "adapter").rglob("*"):
+            path.chmod(FILE_MODE if path.is_file() else DIR_MODE)
         for name in ("curves.png", "report.md", "report.json"):
             shutil.copy2(work / name, output.folder / name)
         report = result.report
