@@ -129,6 +129,15 @@ def test_a_logger_that_is_not_installed_is_a_config_error(tmp_path, monkeypatch,
         assert "log_to: tensorboard needs the tensorboard package" in result.output and "bug" not in result.output
 
 
+def test_train_help_lists_every_option_by_group(cli):
+    from train.config import OPTION_GROUPS
+
+    grouped = [name for names in OPTION_GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(TrainConfig.model_fields), "every option belongs to one group"
+    result = cli("train", "--help")
+    assert "LoRA: lora_r=16, lora_alpha=32" in result.output and "data: train_data, val_data" in result.output
+
+
 def test_missing_data_is_a_clear_error(tmp_path):
     with pytest.raises(TrainConfigError, match="train_data: .* does not exist"):
         TrainConfig(model="m", train_data=tmp_path / "nope", output_dir=tmp_path / "o").require_data()

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from dataprep.errors import ConfigError, DataprepError
+from train.config import options_help
 
 
 @contextmanager
@@ -55,7 +56,7 @@ def with_config(fn: Callable[..., None]) -> Callable[..., None]:
     return fn
 
 
-@click.command("train")
+@click.command("train", epilog=options_help())
 @with_config
 def train_command(config_file: str, output_dir: str | None, max_steps: int | None) -> None:
     """QLoRA-train a model on `dataprep tokenize` output (resumes from the last checkpoint).
