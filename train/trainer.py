@@ -44,7 +44,7 @@ class TrainResult:
     report: dict[str, Any]
 
 
-def training_arguments(config: TrainConfig, has_val: bool) -> Any:
+def training_arguments(config: TrainConfig, has_val: bool, fresh: bool = True) -> Any:
     from transformers import TrainingArguments
 
     dtype = compute_dtype(config)
@@ -65,6 +65,8 @@ def training_arguments(config: TrainConfig, has_val: bool) -> Any:
         logging_steps=config.logging_steps,
         logging_first_step=True,
         eval_strategy="steps" if has_val else "no",
+        # The validation curve starts at step 0, so its fall shows; a resumed run has that point already.
+        eval_on_start=has_val and fresh,
         eval_steps=config.eval_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
@@ -122,7 +124,7 @@ def train(
     # Seed before the adapters are initialised, so a run does not depend on what the process drew before.
     set_seed(config.seed)
     model = load_model(config)
-    args = training_arguments(config, val_set is not None)
+    args = training_arguments(config, val_set is not None, fresh=start.how == "fresh")
     interrupt = SaveOnInterrupt()
     progress = TrainProgress(quiet=quiet)
     trainer = Trainer(
