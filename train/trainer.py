@@ -204,6 +204,7 @@ def _report_finished(config: TrainConfig, output_dir: Path, start: Start, train_
     if final_eval:
         history.append(final_eval)
     report = write_report(config, output_dir, history, {}, state, train_set, start)
+    log.info("%s", summary_line(report))
     return TrainResult(output_dir=output_dir, adapter_dir=adapter_dir, report=report)
 
 
