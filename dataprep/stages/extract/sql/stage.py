@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -20,10 +20,12 @@ from dataprep.io.readers import Reject
 from dataprep.records import new_record
 from dataprep.stages import SourceStage, register
 from dataprep.stages.extract.mapping import ColumnMappingConfig, template_fields
-from dataprep.stages.extract.sql.dump import Dump, DumpRow, Table
-from dataprep.stages.extract.sql.engine import QueryDatabase, check_query
-from dataprep.stages.extract.sql.listing import format_listing
-from dataprep.stages.extract.sql.statements import Problem, Statement
+
+if TYPE_CHECKING:
+    from dataprep.stages.extract.sql.dump import Dump, Table
+    from dataprep.stages.extract.sql.statements import Problem
+
+# The dump reader (sqlparse) is imported where a dump is read, so that `dataprep --help` does not load it.
 
 
 class ExtractSqlConfig(ColumnMappingConfig):
@@ -69,6 +71,8 @@ class ExtractSqlConfig(ColumnMappingConfig):
     @field_validator("query")
     @classmethod
     def _read_only(cls, value: str | None) -> str | None:
+        from dataprep.stages.extract.sql.engine import check_query
+
         return None if value is None else check_query(value)
 
     @model_validator(mode="after")
@@ -166,12 +170,18 @@ class ExtractSql(SourceStage):
             for _ in dump:
                 pass
             described.append(dump.describe())
+        from dataprep.stages.extract.sql.listing import format_listing
+
         return format_listing(described, self.config.as_json)
 
     def _dump(self, path: Path) -> Dump:
+        from dataprep.stages.extract.sql.dump import Dump
+
         return Dump(path, self.config.dialect, self.config.encoding)
 
     def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.sql.statements import Problem
+
         cfg = self.config
         dump = self._dump(path)
         info: dict[str, Any] = {}
@@ -209,6 +219,9 @@ class ExtractSql(SourceStage):
         mappings: dict[Sequence[str], Mapping] = {}
         mapping: Mapping | None = None
         checked: Sequence[str] | None = None
+        from dataprep.stages.extract.sql.dump import DumpRow
+        from dataprep.stages.extract.sql.statements import Problem
+
         conditions = self._conditions()
         skipped = 0
         for event in dump:
@@ -273,6 +286,10 @@ class ExtractSql(SourceStage):
     # -- query mode ---------------------------------------------------------------------
 
     def _from_query(self, path: Path, dump: Dump, info: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.sql.dump import DumpRow
+        from dataprep.stages.extract.sql.engine import QueryDatabase
+        from dataprep.stages.extract.sql.statements import Statement
+
         with QueryDatabase() as db:
             for event in dump:
                 kind = type(event)
