@@ -185,13 +185,28 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
     "quantization": ("quantization", "quant_type", "double_quant", "compute_dtype"),
     "LoRA": ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "modules_to_save"),
     "optimizer and schedule": (
-        "optimizer", "learning_rate", "lr_scheduler", "warmup", "weight_decay", "max_grad_norm"
+        "optimizer",
+        "learning_rate",
+        "lr_scheduler",
+        "warmup",
+        "weight_decay",
+        "max_grad_norm",
     ),  # fmt: skip
     "length and batching": (
-        "epochs", "max_steps", "micro_batch_size", "gradient_accumulation_steps", "gradient_checkpointing"
+        "epochs",
+        "max_steps",
+        "micro_batch_size",
+        "gradient_accumulation_steps",
+        "gradient_checkpointing",
     ),  # fmt: skip
     "evaluation, checkpoints, logging": (
-        "eval_steps", "save_steps", "save_total_limit", "logging_steps", "log_to", "seed", "output_dir"
+        "eval_steps",
+        "save_steps",
+        "save_total_limit",
+        "logging_steps",
+        "log_to",
+        "seed",
+        "output_dir",
     ),  # fmt: skip
     "planning (dataprep plan)": ("base_lr", "pretrained_batch_tokens", "max_length", "gpu_memory_gb"),
 }
