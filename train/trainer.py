@@ -22,7 +22,7 @@ import torch
 from train.config import TrainConfig
 from train.curves import curves_from_history, diagnose, plot_curves
 from train.data import Collator, load_split, supervised_tokens
-from train.model import compute_dtype, load_model
+from train.model import compute_dtype, load_model, silence_cpu_warnings
 from train.resume import (
     Start,
     checkpoint_state,
@@ -98,6 +98,7 @@ def train(
     never goes past ``max_steps``. SIGINT or SIGTERM saves a checkpoint and raises
     :class:`train.callbacks.TrainingInterrupted`.
     """
+    silence_cpu_warnings()  # before transformers imports bitsandbytes, which logs at import
     from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
 
     from train.callbacks import SaveOnInterrupt, TrainingInterrupted, TrainProgress
