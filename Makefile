@@ -31,7 +31,9 @@ install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
 	$(BIN)/dataprep run pipelines/sample.yml
-	@echo "Done. The run folder is runs/sample/: one folder per stage with stats.json and rejects.jsonl."
+	@echo "Done. The run folder is runs/sample/: one folder per stage with stats.json and rejects.jsonl;"
+	@echo "look at it with: $(BIN)/dataprep inspect runs/sample"
+	@if [ -f runs/sample/report.html ]; then echo "Report: runs/sample/report.html"; fi
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

@@ -7,15 +7,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dataprep.errors import InputError
-from dataprep.io.readers import iter_batches
-from dataprep.records import batch_to_rows
+from dataprep.errors import InputError, suggest
 
 
 class _Printable:
@@ -94,7 +91,8 @@ def _record_panel(record: dict[str, Any]) -> Panel:
         k: v for k, v in record.items() if k not in {"id", "text", "input", "output", "messages", "source", "meta"}
     }
     for key, value in extras.items():
-        shown = f"[{len(value)} values]" if isinstance(value, (list, np.ndarray)) and len(value) > 8 else value
+        is_vector = hasattr(value, "__len__") and not isinstance(value, (str, dict))
+        shown = f"[{len(value)} values]" if is_vector and len(value) > 8 else value
         body.append(f"{key}: ", style="dim")
         body.append(f"{shown}\n", style="dim")
     if meta:
@@ -104,7 +102,54 @@ def _record_panel(record: dict[str, Any]) -> Panel:
     return Panel(body, title=title, title_align="left")
 
 
+def _stage_folders(run_dir: Path) -> dict[str, str]:
+    """Stage name (and kind, when unambiguous) -> folder, from the manifest and the NN-name folders."""
+    names: dict[str, str] = {}
+    for child in sorted(run_dir.iterdir()):
+        number, dash, name = child.name.partition("-")
+        if child.is_dir() and dash and number.isdigit():
+            names.setdefault(name, child.name)
+    manifest = run_dir / "manifest.json"
+    if manifest.exists():
+        try:
+            stages = json.loads(manifest.read_text(encoding="utf-8")).get("stages", {})
+        except ValueError:
+            stages = {}
+        kinds: dict[str, list[str]] = {}
+        for name, entry in stages.items():
+            names.setdefault(name, entry["folder"])
+            kinds.setdefault(entry.get("stage", name), []).append(entry["folder"])
+        for kind, folders in kinds.items():
+            if len(folders) == 1:
+                names.setdefault(kind, folders[0])
+    return names
+
+
+def resolve_run_path(path: str | Path, *more: str) -> Path:
+    """A path in which a stage may be named without its number: ``runs/sample/normalize`` or
+    ``runs/sample normalize`` is ``runs/sample/06-normalize``, wherever the stage sits in the pipeline."""
+    parts = Path(path, *more).parts
+    current = Path(parts[0])
+    for part in parts[1:]:
+        candidate = current / part
+        if not candidate.exists() and current.is_dir():
+            folders = _stage_folders(current)
+            if part in folders:
+                candidate = current / folders[part]
+            else:
+                hint = suggest(part, list(folders)) if folders else ""
+                listing = f" (its stages: {', '.join(sorted(folders.values()))})" if folders else ""
+                raise InputError(f"{current / part}: no such file, folder or stage{hint or listing}")
+        current = candidate
+    if not current.exists():
+        raise InputError(f"{current}: no such file or folder")
+    return current
+
+
 def show_records(path: Path, count: int, rejects: bool = False) -> None:
+    from dataprep.io.readers import iter_batches
+    from dataprep.records import batch_to_rows
+
     console = Console()
     if rejects:
         target = path / "rejects.jsonl" if path.is_dir() else Path(f"{path}.rejects.jsonl")

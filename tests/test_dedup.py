@@ -140,3 +140,23 @@ def test_helpers():
     keys = exact_keys(["A b!", "a   B", "!!!", "???"])
     assert keys[0] == keys[1] and keys[2] != keys[3]
     assert lsh_params(0.8, 128) == (9, 13)
+
+
+def test_exact_reasons_do_not_depend_on_the_near_options(tmp_path):
+    """Exact duplicates are decided first: the same records are `duplicate` whatever --near or --threshold
+    (and as many of them whatever --keep, which only picks which copy stays)."""
+    base = "Roast the garlic in a low oven for forty minutes until soft and sweet then mash it"
+    rows = [
+        qa("Garlic?", base),
+        qa("GARLIC??", base + "."),  # the same once case and punctuation are folded
+        qa("Garlic?", base + " well"),  # one word more: near only
+        qa("garlic", base + " well!"),  # exact copy of the near one, and the longest text
+    ]
+    seen = {}
+    for options in ({}, {"near": True, "ngram": 3}, {"near": True, "ngram": 3, "threshold": 0.5}):
+        _, rejects, _ = run(tmp_path, rows, name=f"o{len(seen)}", **options)
+        seen[str(options)] = sorted(r["record"]["output"] for r in rejects if r["reason"] == "duplicate")
+    assert len({tuple(v) for v in seen.values()}) == 1, seen
+    assert len(next(iter(seen.values()))) == 2
+    _, rejects, stats = run(tmp_path, rows, name="longest", near=True, ngram=3, keep="longest")
+    assert stats["dropped"] == {"duplicate": 2, "near-duplicate": 1}

@@ -1,6 +1,7 @@
 """The bundled QLoRA trainer, on a tiny random Llama with real 4-bit NF4 and paged AdamW on the CPU."""
 
 import json
+import logging
 import math
 import os
 import random
@@ -107,6 +108,34 @@ def test_config_file_errors_name_the_file_and_field(tmp_path):
     message = str(info.value)
     assert f"{path}: lora_alhpa: unknown option; did you mean 'lora_alpha'?" in message
     assert f"{path}: lora_r: lora_r must be at least 1" in message
+
+
+def test_a_logger_that_is_not_installed_is_a_config_error(tmp_path, monkeypatch, cli):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name.startswith("tensorboard") else real(name, *a)
+    )
+    with pytest.raises(
+        ValueError, match=r"tensorboard needs the tensorboard package.*pip install 'dataprep\[tensorboard\]'"
+    ):
+        TrainConfig(model="m", log_to=["tensorboard"])
+    config = tmp_path / "t.yml"
+    config.write_text("model: m\nlog_to: [tensorboard]\n")
+    for command in ("plan", "train"):
+        result = cli(command, config)
+        assert result.exit_code == 2, result.output
+        assert "log_to: tensorboard needs the tensorboard package" in result.output and "bug" not in result.output
+
+
+def test_train_help_lists_every_option_by_group(cli):
+    from train.config import OPTION_GROUPS
+
+    grouped = [name for names in OPTION_GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(TrainConfig.model_fields), "every option belongs to one group"
+    result = cli("train", "--help")
+    assert "LoRA: lora_r=16, lora_alpha=32" in result.output and "data: train_data, val_data" in result.output
 
 
 def test_missing_data_is_a_clear_error(tmp_path):
@@ -230,12 +259,45 @@ def test_evaluating_leaves_training_gradients_alone(tiny, tmp_path):
     assert torch.allclose(before, after)
 
 
-def test_resume_refuses_a_different_config(tiny, tmp_path):
+def _steps_run(report):
+    """Optimizer steps this call ran: the logged training losses after the checkpoint it started from."""
+    return [step for step, _ in report["curves"]["train"]]
+
+
+def test_rerun_resumes_only_the_same_run_and_never_passes_max_steps(tiny, tmp_path, caplog):
+    from datasets import load_from_disk
+
     from train.trainer import train
 
-    train(config_for(tiny, tmp_path / "out", max_steps=2))
-    with pytest.raises(TrainConfigError, match="lora_r: 8 -> 4"):
-        train(config_for(tiny, tmp_path / "out", max_steps=4, lora_r=4))
+    out = tmp_path / "out"
+    caplog.set_level(logging.INFO, logger="dataprep.train")
+    first = train(config_for(tiny, out, max_steps=4)).report
+    assert first["steps"] == 4 and first["start"].startswith("training from scratch: no checkpoint")
+
+    # The same command again: the run is finished, so no step 5.
+    again = train(config_for(tiny, out, max_steps=4)).report
+    assert again["steps"] == 4 and "already reached step 4 of 4" in again["start"]
+    assert _steps_run(again) == _steps_run(first)
+
+    # A longer run of the same config would mix two schedules: it starts from scratch, and says why.
+    longer = train(config_for(tiny, out, max_steps=6)).report
+    assert longer["steps"] == 6 and "different length (max_steps 4 -> 6)" in longer["start"]
+    assert "removed checkpoint-2, checkpoint-4" in caplog.text
+
+    # Other LoRA: from scratch.
+    lora = train(config_for(tiny, out, max_steps=6, lora_r=4)).report
+    assert lora["steps"] == 6 and "different LoRA (lora_r 8 -> 4)" in lora["start"]
+
+    # The same options on changed data (a rerun of the pipeline after an upstream edit): from scratch.
+    changed = tmp_path / "tok-changed"
+    load_from_disk(str(tiny / "tok" / "train")).select(range(40)).save_to_disk(changed)
+    data = train(config_for(tiny, out, max_steps=6, lora_r=4, train_data=str(changed))).report
+    assert data["steps"] == 6 and "different data (changed)" in data["start"]
+
+    # fresh=True (what --force and --from do in a pipeline) ignores a matching checkpoint.
+    forced = train(config_for(tiny, out, max_steps=6, lora_r=4, train_data=str(changed)), fresh=True).report
+    assert forced["steps"] == 6 and forced["start"].startswith("training from scratch: asked to start again")
+    assert _steps_run(forced) == _steps_run(data)
 
 
 def _adapter(path):
@@ -244,12 +306,59 @@ def _adapter(path):
     return load_file(path / "adapter" / "adapter_model.safetensors")
 
 
-def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
+RESUME_RUN = {"max_steps": 12, "save_steps": 4, "eval_steps": 4, "lora_dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def clean_run(tiny, tmp_path_factory):
+    """The uninterrupted run the interrupted ones must end up equal to."""
+    from train.trainer import train
+
+    out = tmp_path_factory.mktemp("clean")
+    train(config_for(tiny, out, **RESUME_RUN))
+    return out
+
+
+def _signal_at(signum, step):
+    """A callback that sends this process a signal at the end of an optimizer step, as Ctrl-C or `kill` would."""
+    from transformers import TrainerCallback
+
+    class Sender(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                os.kill(os.getpid(), signum)
+
+    return Sender()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_saves_a_checkpoint_and_resumes_to_the_same_weights(tiny, tmp_path, clean_run, signum):
+    """A signal before the first save_steps: a checkpoint is saved anyway, and the rerun ends where an
+    uninterrupted run ends."""
+    from train.callbacks import TrainingInterrupted
+    from train.trainer import train
+
+    handler_before = signal.getsignal(signum)
+    config = config_for(tiny, tmp_path / "run", **{**RESUME_RUN, "save_steps": 100})
+    with pytest.raises(TrainingInterrupted) as info:
+        train(config, callbacks=[_signal_at(signum, 5)])
+    assert info.value.signum == signum and info.value.step == 5
+    assert signal.getsignal(signum) == handler_before, "the trainer must give the signal back"
+    assert (tmp_path / "run" / "checkpoint-5" / "trainer_state.json").exists()
+    assert not (tmp_path / "run" / "adapter").exists()
+
+    report = train(config).report
+    assert report["steps"] == 12 and report["start"].startswith("resuming from checkpoint-5 (step 5 of 12)")
+    clean, resumed = _adapter(clean_run), _adapter(tmp_path / "run")
+    for name in clean:
+        torch.testing.assert_close(resumed[name], clean[name], rtol=1e-4, atol=1e-5)
+
+
+def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path, clean_run):
     """SIGKILL `dataprep train` after its first checkpoint; the rerun ends with the uninterrupted run's weights."""
     from train.trainer import train
 
-    overrides = {"max_steps": 12, "save_steps": 4, "eval_steps": 4, "lora_dropout": 0.1}
-    train(config_for(tiny, tmp_path / "clean", **overrides))
+    overrides = RESUME_RUN
     killed = config_for(tiny, tmp_path / "killed", **overrides)
     config_file = tmp_path / "killed.yml"
     config_file.write_text(yaml.safe_dump(killed.model_dump(mode="json", exclude_none=True)))
@@ -269,7 +378,7 @@ def test_killed_run_resumes_to_the_same_weights(tiny, tmp_path):
     assert not (tmp_path / "killed" / "adapter").exists(), "the kill came too late to test resuming"
 
     train(load_config(config_file))
-    clean, resumed = _adapter(tmp_path / "clean"), _adapter(tmp_path / "killed")
+    clean, resumed = _adapter(clean_run), _adapter(tmp_path / "killed")
     assert clean.keys() == resumed.keys()
     for name in clean:
         torch.testing.assert_close(resumed[name], clean[name], rtol=1e-4, atol=1e-5)

@@ -7,6 +7,7 @@ from conftest import REPO
 
 from dataprep.pipeline.config import load_pipeline
 from dataprep.pipeline.runner import run_pipeline
+from dataprep.stages.train import Train
 
 
 def test_pipeline_ends_with_a_trained_adapter(tmp_path, cli):
@@ -48,8 +49,18 @@ def test_pipeline_ends_with_a_trained_adapter(tmp_path, cli):
     assert report["steps"] == 3 and report["final_val_loss"] is not None
     stats = json.loads((stage / "stats.json").read_text())
     assert stats["extra"]["diagnosis"] == report["diagnosis"]["verdict"]
+    from dataprep.io.atomic import FILE_MODE
+
+    assert (stage / "adapter" / "adapter_model.safetensors").stat().st_mode & 0o777 == FILE_MODE
     # A rerun skips the finished training.
     assert run_pipeline(load_pipeline(pipeline), quiet=True)[-1].status == "skipped"
+    # --force means from scratch: the old checkpoints are not resumed (they used to be, past max_steps).
+    forced = run_pipeline(load_pipeline(pipeline), quiet=True, force=True)[-1]
+    report = json.loads((stage / "report.json").read_text())
+    assert report["steps"] == 3 and report["start"].startswith("training from scratch: no checkpoint")
+    closing = Train.closing_lines(stage, forced.stats)
+    assert closing[0].startswith(f"{stage.name}: verdict {report['diagnosis']['verdict']}")
+    assert str(stage / "curves.png") in closing[2]
 
     config = tmp_path / "train.yml"
     config.write_text(

@@ -10,6 +10,10 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
+
+#: Optional loggers: the package each needs and the dataprep extra that installs it.
+LOGGER_PACKAGES = {"tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"), "wandb": (("wandb",), "wandb")}
 
 
 class TrainConfigError(ValueError):
@@ -132,6 +136,21 @@ class TrainConfig(BaseModel):
             raise ValueError(f"{info.field_name} must be at least 1 step")
         return value
 
+    @field_validator("log_to")
+    @classmethod
+    def _loggers_installed(cls, value: list[str]) -> list[str]:
+        import importlib.util
+
+        for logger in value:
+            packages, extra = LOGGER_PACKAGES[logger]
+            package = packages[0]
+            if all(importlib.util.find_spec(name) is None for name in packages):
+                raise ValueError(
+                    f"log_to: {logger} needs the {package} package, which is not installed; "
+                    f"pip install 'dataprep[{extra}]' (or {package}), or remove {logger} from log_to"
+                )
+        return value
+
     @field_validator("lora_dropout")
     @classmethod
     def _dropout(cls, value: float) -> float:
@@ -168,6 +187,53 @@ class TrainConfig(BaseModel):
             path = getattr(self, name)
             if path is not None and not Path(path).exists():
                 raise TrainConfigError(f"{name}: {path} does not exist; point it at a `dataprep tokenize` split folder")
+
+
+#: The options by group, in the order of the fields above (``dataprep train --help`` lists them).
+OPTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "model": ("model",),
+    "data": ("train_data", "val_data"),
+    "quantization": ("quantization", "quant_type", "double_quant", "compute_dtype"),
+    "LoRA": ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "modules_to_save"),
+    "optimizer and schedule": (
+        "optimizer",
+        "learning_rate",
+        "lr_scheduler",
+        "warmup",
+        "weight_decay",
+        "max_grad_norm",
+    ),  # fmt: skip
+    "length and batching": (
+        "epochs",
+        "max_steps",
+        "micro_batch_size",
+        "gradient_accumulation_steps",
+        "gradient_checkpointing",
+    ),  # fmt: skip
+    "evaluation, checkpoints, logging": (
+        "eval_steps",
+        "save_steps",
+        "save_total_limit",
+        "logging_steps",
+        "log_to",
+        "seed",
+        "output_dir",
+    ),  # fmt: skip
+    "planning (dataprep plan)": ("base_lr", "pretrained_batch_tokens", "max_length", "gpu_memory_gb"),
+}
+
+
+def options_help() -> str:
+    """The config's options by group, each with its default, for a command's --help."""
+    lines = ["\b", "Config options (YAML keys; each is documented in train/config.py):"]
+    for group, names in OPTION_GROUPS.items():
+        shown = []
+        for name in names:
+            info = TrainConfig.model_fields[name]
+            default = info.get_default(call_default_factory=True)
+            shown.append(name if default in (None, [], PydanticUndefined) else f"{name}={default}")
+        lines.append(f"  {group}: {', '.join(shown)}")
+    return "\n".join(lines)
 
 
 def describe_errors(exc: ValidationError, where: str) -> str:

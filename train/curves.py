@@ -143,9 +143,20 @@ def plot_curves(train: Points, val: Points, diagnosis: Diagnosis, path: Path) ->
         ax.axvline(diagnosis.best_step, color="grey", linestyle="--", linewidth=1, label="best validation step")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss")
-    ax.set_title(f"Learning curves: {diagnosis.verdict}")
+    # From zero, so that the height of a fall is its size: an axis fitted to the data makes a
+    # 2% fall look like healthy learning. The title gives the relative change.
+    highest = max([loss for _, loss in train + val] or [1.0])
+    ax.set_ylim(0, highest * 1.05)
+    ax.set_title(f"Learning curves: {diagnosis.verdict}" + _change(train, "train") + _change(val, "val"))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _change(points: Points, what: str) -> str:
+    if len(points) < 2 or not points[0][1]:
+        return ""
+    first, last = points[0][1], points[-1][1]
+    return f"; {what} {first:.2f} -> {last:.2f} ({(last / first - 1) * 100:+.0f}%)"

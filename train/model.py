@@ -13,9 +13,15 @@ from train.config import TrainConfig, TrainConfigError
 log = logging.getLogger("dataprep.train")
 
 
+def _no_kernel_notice(record: logging.LogRecord) -> bool:
+    return "gemm_4bit_forward from kernels-community" not in record.getMessage()
+
+
 def silence_cpu_warnings() -> None:
     """bitsandbytes warns on every CPU run that paged optimizers fall back to plain ones; that is expected here."""
     warnings.filterwarnings("ignore", message="Paged optimizers are not supported on CPU")
+    # An optional inference kernel (fetched from the hub, which we never do); training does not use it.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_no_kernel_notice)
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated.*", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*deprecated.*", category=FutureWarning)
 
@@ -115,6 +121,8 @@ def load_model(config: TrainConfig) -> Any:
         lora_dropout=config.lora_dropout,
         target_modules=config.target_modules,
         modules_to_save=config.modules_to_save or None,
+        # A model whose head shares the embedding matrix keeps sharing it when both are trained.
+        ensure_weight_tying=bool(config.modules_to_save) and bool(getattr(model.config, "tie_word_embeddings", False)),
         task_type="CAUSAL_LM",
     )
     try:

@@ -15,6 +15,7 @@ from dataprep import __version__
 from dataprep.cli.options import config_from_options, config_options
 from dataprep.errors import DataprepError, bug_tracker
 from dataprep.stages import Stage, StageContext, registry
+from dataprep.stages.base import drop_warning
 
 
 class DataprepGroup(click.Group):
@@ -30,9 +31,10 @@ class DataprepGroup(click.Group):
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.secho("interrupted; rerun the same command to resume.", fg="yellow", err=True)
-            sys.exit(130)
+            # 130 for Ctrl-C, 143 for SIGTERM (the trainer says which signal stopped it).
+            sys.exit(128 + getattr(exc, "signum", 2))
         except Exception as exc:  # noqa: BLE001 - last line of defence against a bare traceback
             debug = bool(os.environ.get("DATAPREP_DEBUG"))
             if debug:
@@ -94,6 +96,8 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
             f"dropped: {dropped} ({summary_line['seconds']:.2f}s) -> {output}",
             err=True,
         )
+        if warning := drop_warning(summary_line):
+            click.secho(f"warning: {stage_cls.name} {warning}", fg="yellow", err=True)
 
     params: list[click.Parameter] = [
         click.Argument(["inputs"], nargs=-1, required=True, metavar=f"{what}..."),
@@ -172,16 +176,20 @@ def run_command(
     results = run_pipeline(pipeline, force=force, from_stage=from_stage, until_stage=until_stage, quiet=quiet)
     stats_table([(r.folder, r.status, r.stats) for r in results], title=f"{pipeline.config.name}").print()
     click.echo(f"outputs in {pipeline.output_dir}/ (inspect with: dataprep inspect {pipeline.output_dir})")
+    kinds = {stage.name: stage.cls for stage in pipeline.stages}
+    for result in results:
+        for line in kinds[result.name].closing_lines(pipeline.output_dir / result.folder, result.stats):
+            click.echo(line)
     click.echo(f"report: {pipeline.output_dir / 'report.html'}")
 
 
 @main.command("inspect")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_dir")
 def inspect_command(run_dir: str) -> None:
     """Print a table of a run's stages: in, out, dropped by reason, seconds."""
-    from dataprep.inspect import inspect_run
+    from dataprep.inspect import inspect_run, resolve_run_path
 
-    inspect_run(Path(run_dir)).print()
+    inspect_run(resolve_run_path(run_dir)).print()
 
 
 @main.command("report")
@@ -206,18 +214,23 @@ def diff_command(run_a: str, run_b: str, show: int) -> None:
 
 
 @main.command("show")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path")
+@click.argument("stage", required=False)
 @click.option("-n", "count", type=int, default=5, show_default=True, help="How many records.")
 @click.option("--rejects", is_flag=True, help="Show the rejects of a stage folder instead of its records.")
-def show_command(path: str, count: int, rejects: bool) -> None:
-    """Pretty-print records from a stage folder, a Parquet folder or a JSONL file."""
-    from dataprep.inspect import show_records
+def show_command(path: str, stage: str | None, count: int, rejects: bool) -> None:
+    """Pretty-print records from a stage folder, a Parquet folder or a JSONL file.
 
-    show_records(Path(path), count, rejects=rejects)
+    A stage of a run folder may be named without its number: `dataprep show runs/sample/normalize`
+    or `dataprep show runs/sample normalize`.
+    """
+    from dataprep.inspect import resolve_run_path, show_records
+
+    show_records(resolve_run_path(path, *([stage] if stage else [])), count, rejects=rejects)
 
 
 @main.command("show-tokens")
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.argument("path")
 @click.option("-n", "count", type=int, default=3, show_default=True, help="How many sequences.")
 @click.option("--raw", is_flag=True, help="Print (token, label) pairs instead of coloured text.")
 @click.option("--tokenizer", help="Tokenizer to decode with. Default: the one tokenize saved in OUT/tokenizer.")
@@ -228,13 +241,21 @@ def show_command(path: str, count: int, rejects: bool) -> None:
     "counts by kind and the first mismatches, training and inference tokens side by side.",
 )
 def show_tokens_command(path: str, count: int, raw: bool, tokenizer: str | None, verify: bool) -> None:
-    """Print tokenized sequences with trained tokens green and masked ones (-100) red."""
+    """Print tokenized sequences with trained tokens green and masked ones (-100) red.
+
+    PATH is a split folder of `dataprep tokenize` (with --verify, its output folder); in a run
+    folder the stage may be named without its number: `runs/sample/tokenize/train`.
+    """
+    from dataprep.inspect import resolve_run_path
     from dataprep.tokens.show import show_mismatches, show_tokens
 
+    target = resolve_run_path(path)
+    if not target.is_dir():
+        raise click.BadParameter(f"{path} is not a folder", param_hint="PATH")
     if verify:
-        show_mismatches(Path(path), count)
+        show_mismatches(target, count)
         return
-    show_tokens(Path(path), count, raw=raw, tokenizer=tokenizer)
+    show_tokens(target, count, raw=raw, tokenizer=tokenizer)
 
 
 def _add_stage_commands() -> None:

@@ -24,7 +24,7 @@ from dataprep.io.atomic import atomic_write_json, cleanup_temp_siblings
 from dataprep.io.paths import check_output_path
 from dataprep.io.readers import resolve_inputs
 from dataprep.pipeline.config import Pipeline, PlannedStage
-from dataprep.stages.base import StageContext
+from dataprep.stages.base import StageContext, drop_warning
 
 log = logging.getLogger("dataprep")
 MANIFEST = "manifest.json"
@@ -195,6 +195,8 @@ def _run(
         # leave a manifest entry that vouches for half-written data.
         manifest["stages"].pop(stage.name, None)
         atomic_write_json(run_dir / MANIFEST, manifest)
+        if forced:
+            stage.cls.forget(folder)
         start = time.perf_counter()
         stats = stage.cls(stage.config, ctx).run(inputs, folder).to_dict()
         log.info(
@@ -206,6 +208,8 @@ def _run(
             time.perf_counter() - start,
         )
         manifest["last_run"][stage.name] = "ran"
+        if warning := drop_warning(stats):
+            log.warning("%s: %s", stage.folder, warning)
         manifest["stages"][stage.name] = {
             "stage": stage.cls.name,
             "folder": stage.folder,

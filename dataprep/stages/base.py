@@ -89,6 +89,16 @@ class StageStats:
         }
 
 
+def drop_warning(stats: dict[str, Any]) -> str:
+    """A sentence when a stage dropped more than half of what it read (a filter set too tight, say)."""
+    read, kept = stats.get("records_in", 0), stats.get("records_out", 0)
+    if not read or kept * 2 >= read:
+        return ""
+    top = sorted(stats.get("dropped", {}).items(), key=lambda kv: -kv[1])[:2]
+    why = ", ".join(f"{reason} {count}" for reason, count in top)
+    return f"dropped more than half its input: kept {kept} of {read} ({why})"
+
+
 def is_jsonl_path(path: Path) -> bool:
     return Path(path).name.endswith((".jsonl", ".jsonl.gz"))
 
@@ -197,6 +207,19 @@ class Stage:
         """
         return []
 
+    @classmethod
+    def forget(cls, out: Path) -> None:
+        """Drop state the stage keeps between runs beside its output (the trainer's checkpoints).
+
+        The runner calls it when a stage is rerun on purpose (``--force``, ``--from``), which
+        means from scratch.
+        """
+
+    @classmethod
+    def closing_lines(cls, folder: Path, stats: dict[str, Any]) -> list[str]:
+        """What `dataprep run` prints about this stage after its table (the trainer's verdict)."""
+        return []
+
     def run(self, inputs: Sequence[str | Path], out: str | Path) -> StageStats:
         """Run the stage on ``inputs`` and commit its output to ``out``."""
         jsonl = is_jsonl_path(Path(out)) and not self.folder_output
@@ -225,7 +248,9 @@ class Stage:
         return {}
 
     def progress(self, total: int | None, unit: str = "rec") -> tqdm:
-        return tqdm(total=total, desc=self.name, unit=unit, disable=self.ctx.quiet, leave=False, dynamic_ncols=True)
+        # disable=None: no bar off a terminal, where it would leave an empty bar in the log.
+        disable = True if self.ctx.quiet else None
+        return tqdm(total=total, desc=self.name, unit=unit, disable=disable, leave=False, dynamic_ncols=True)
 
 
 class SourceStage(Stage):

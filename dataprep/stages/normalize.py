@@ -7,24 +7,31 @@ blank lines, and can turn input/output pairs into chat ``messages`` or back.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Any, Literal
 
-import ftfy
 from pydantic import Field
 
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 
-# Repair only what is broken; leave curly quotes, ligatures and widths as the author wrote them.
-_FTFY = ftfy.TextFixerConfig(
-    uncurl_quotes=False,
-    fix_latin_ligatures=False,
-    fix_character_width=False,
-    fix_line_breaks=False,
-    normalization=None,
-)
+
+@functools.cache
+def _ftfy_config():  # noqa: ANN202 - ftfy is imported on first use, not at start-up
+    """Repair only what is broken; leave curly quotes, ligatures and widths as the author wrote them."""
+    import ftfy
+
+    return ftfy.TextFixerConfig(
+        uncurl_quotes=False,
+        fix_latin_ligatures=False,
+        fix_character_width=False,
+        fix_line_breaks=False,
+        normalization=None,
+    )
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TRAILING = re.compile(r" +\n")
@@ -64,7 +71,9 @@ class Normalize(RecordStage):
         cfg = self.config
         # Pure-ASCII text without entities has nothing for ftfy to repair; skipping it is ~5x faster.
         if cfg.fix_mojibake and not (text.isascii() and "&" not in text):
-            text = ftfy.fix_text(text, _FTFY)
+            import ftfy
+
+            text = ftfy.fix_text(text, _ftfy_config())
         if cfg.unicode_form != "none":
             text = unicodedata.normalize(cfg.unicode_form, text)
         if cfg.strip_control:

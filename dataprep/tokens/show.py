@@ -87,6 +87,8 @@ def show_tokens(path: Path, count: int, raw: bool = False, tokenizer: str | None
     dataset = _dataset(Path(path))
     tok = load_tokenizer(_tokenizer_name(Path(path), tokenizer)).tokenizer
     console = Console(highlight=False)
+    if not console.is_terminal:  # piped: the text's own lines, not a wrap at 80 columns
+        console = Console(highlight=False, soft_wrap=True)
     color = console.color_system is not None
     if not raw:
         legend = "green: trained, red: masked (-100)" if color else "[[masked (-100)]], the rest trained"

@@ -75,6 +75,7 @@ class Dedup(RecordStage):
         self._dropped = np.zeros(0, dtype=bool)
         self._labels = np.zeros(0, dtype=np.int64)
         self._exact = np.zeros(0, dtype=np.uint64)
+        self._exact_rep = np.zeros(0, dtype=np.int64)
         self._kept_of: dict[int, int] = {}
         self._ids: list[str] = []
 
@@ -117,16 +118,30 @@ class Dedup(RecordStage):
         self._choose(size)
 
     def _choose(self, size: np.ndarray) -> None:
+        """Exact duplicates first, then near ones, so a record's reason never depends on the near options.
+
+        Each set of equal exact keys keeps one representative (longest if asked, then earliest);
+        the others are ``duplicate`` of it. Among the representatives of a group, one is kept and
+        the others are ``near-duplicate``.
+        """
+        n = len(self._labels)
         grouped = np.nonzero(self._labels >= 0)[0]
-        labels = self._labels[grouped]
-        # Within each group the first row after this sort is kept: longest (if asked), then earliest.
-        primary = -size[grouped] if self.config.keep == "longest" else np.zeros(len(grouped), dtype=np.int64)
-        order = np.lexsort((grouped, primary, labels))
+        primary = -size if self.config.keep == "longest" else np.zeros(n, dtype=np.int64)
+        self._exact_rep = np.full(n, -1, dtype=np.int64)
+        reps = grouped
+        if len(grouped):
+            order = grouped[np.lexsort((grouped, primary[grouped], self._exact[grouped]))]
+            starts = np.ones(len(order), dtype=bool)
+            starts[1:] = self._exact[order][1:] != self._exact[order][:-1]
+            reps = order[starts]
+            self._exact_rep[order] = reps[np.cumsum(starts) - 1]
+        labels = self._labels[reps]
+        order = np.lexsort((reps, primary[reps], labels))
         first = np.ones(len(order), dtype=bool)
         first[1:] = labels[order][1:] != labels[order][:-1]
-        kept = grouped[order][first]
+        kept = reps[order][first]
         self._kept_of = dict(zip(self._labels[kept].tolist(), kept.tolist()))
-        self._dropped = np.zeros(len(self._labels), dtype=bool)
+        self._dropped = np.zeros(n, dtype=bool)
         self._dropped[grouped] = True
         self._dropped[kept] = False
 
@@ -159,9 +174,11 @@ class Dedup(RecordStage):
             meta["dup_group"] = self._ids[kept]
             batch["meta"][i] = meta
             if self._dropped[row]:
-                exact = self._exact[row] == self._exact[kept]
-                reasons[i] = "duplicate" if exact else "near-duplicate"
-                details[i] = f"{'same normalised content as' if exact else 'near-duplicate of'} {self._ids[kept]}"
+                rep = int(self._exact_rep[row])
+                if rep != row:
+                    reasons[i], details[i] = "duplicate", f"same normalised content as {self._ids[rep]}"
+                else:
+                    reasons[i], details[i] = "near-duplicate", f"near-duplicate of {self._ids[kept]}"
         self._cursor += n
         batch[REJECT_COLUMN] = reasons
         batch[REJECT_DETAIL_COLUMN] = details

@@ -22,10 +22,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-from datasketch.lsh import _optimal_param
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 _WORDS = re.compile(r"[^\W_]+")
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -68,6 +64,8 @@ def exact_keys(texts: Sequence[str]) -> np.ndarray:
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs above and below ``threshold``."""
+    from datasketch.lsh import _optimal_param
+
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
@@ -117,6 +115,8 @@ def token_hashes(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarra
 
 def flat_token_hashes(flat: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each word of a flat object array of words."""
+    import pandas as pd
+
     # pandas' hash table numbers the distinct words in C; each is then hashed once.
     codes, vocab = pd.factorize(flat)
     return np.fromiter((_hash64(w) for w in vocab), dtype=np.uint64, count=len(vocab))[codes]
@@ -200,6 +200,9 @@ def duplicate_groups(exact: np.ndarray, eligible: np.ndarray, bands: np.ndarray 
     are transitive: if A matches B and B matches C, all three are one group.
     Records where ``eligible`` is False are never grouped.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n = len(exact)
     members = np.nonzero(eligible)[0]
     edges = [_run_edges(exact, members)]

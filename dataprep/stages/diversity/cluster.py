@@ -32,7 +32,6 @@ from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats
 from dataprep.stages.diversity.embed import EMBEDDING_COLUMN, EmbedConfig, Embedder
 from dataprep.stages.diversity.encoder import DEFAULT_MODEL
-from dataprep.stages.diversity.kmeans import assign, choose_k, fit_kmeans
 from dataprep.stages.diversity.report import ClusterReport, write_report
 from dataprep.stages.diversity.select import select, target_count
 from dataprep.stages.diversity.semdedup import semantic_duplicates
@@ -238,6 +237,9 @@ class Cluster(RecordStage):
         return Path(f"{output.path}.report") if output.jsonl else output.folder / "report"
 
     def _fit(self) -> None:
+        # torch is imported here, not at start-up: `dataprep --help` must not pay for it.
+        from dataprep.stages.diversity.kmeans import assign, choose_k, fit_kmeans
+
         cfg, seed = self.config, self.ctx.seed
         n = self.n
         self.labels = np.zeros(n, np.int64)

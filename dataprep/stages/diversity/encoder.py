@@ -221,6 +221,7 @@ def _model_digest(path: str) -> str:
 def _onnx_session(encoder: Encoder, folder: Path) -> Any:
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # no usage events; its native library still writes a device id (see README)
     slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(encoder.name).name)[:60]
     target = folder / f"{slug}-{_model_digest(encoder.path)}"
     fp32, int8 = target / "model.onnx", target / "model-int8.onnx"

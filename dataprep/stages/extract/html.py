@@ -20,25 +20,19 @@ import codecs
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from trafilatura.utils import load_html
 
 from dataprep.io.readers import Reject
 from dataprep.records import new_record
 from dataprep.stages import SourceStage, StageConfig, StageContext, register
-from dataprep.stages.extract.html_input import Page, PageError, load_page
-from dataprep.stages.extract.html_main import MainOptions, main_text
-from dataprep.stages.extract.html_meta import head_tree, page_meta
-from dataprep.stages.extract.html_select import (
-    CONTENT_FIELDS,
-    assign_roles,
-    check_selector,
-    select_fields,
-    select_turns,
-)
-from dataprep.stages.extract.html_text import page_text, parse, visible_text
+
+if TYPE_CHECKING:
+    from dataprep.stages.extract.html_input import Page
+
+# The parsers (trafilatura, lxml, BeautifulSoup) are imported where they are used, so that
+# `dataprep --help` does not load them.
 
 
 class ExtractHtmlConfig(StageConfig):
@@ -99,6 +93,8 @@ class ExtractHtmlConfig(StageConfig):
         for name, css in value.items():
             if not name.strip():
                 raise ValueError("each field needs a name: NAME=CSS, e.g. input=.question")
+            from dataprep.stages.extract.html_select import check_selector
+
             check_selector(css)
         return value
 
@@ -106,6 +102,8 @@ class ExtractHtmlConfig(StageConfig):
     @classmethod
     def _valid_turns(cls, value: str | None) -> str | None:
         if value is not None:
+            from dataprep.stages.extract.html_select import check_selector
+
             check_selector(value)
         return value
 
@@ -142,6 +140,8 @@ class ExtractHtmlConfig(StageConfig):
 
     @model_validator(mode="after")
     def _select_options(self) -> ExtractHtmlConfig:
+        from dataprep.stages.extract.html_select import CONTENT_FIELDS
+
         content = [name for name in self.field if name in CONTENT_FIELDS]
         if self.mode != "select":
             if self.field or self.turns:
@@ -175,6 +175,8 @@ class ExtractHtml(SourceStage):
     worker_counters = ("encodings", "extractors", "empty_turns")
 
     def __init__(self, config: ExtractHtmlConfig, ctx: StageContext | None = None) -> None:
+        from dataprep.stages.extract.html_main import MainOptions
+
         super().__init__(config, ctx)
         self.main_options = MainOptions(
             favor=config.favor,
@@ -198,6 +200,8 @@ class ExtractHtml(SourceStage):
         return extra
 
     def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.html_input import PageError, load_page
+
         source = str(path)
         try:
             page = load_page(path, self.config.max_page_bytes, self.config.encoding)
@@ -212,6 +216,12 @@ class ExtractHtml(SourceStage):
         yield from items
 
     def _extract(self, page: Page, source: str) -> Iterator[dict[str, Any] | Reject]:
+        from trafilatura.utils import load_html
+
+        from dataprep.stages.extract.html_main import main_text
+        from dataprep.stages.extract.html_meta import head_tree, page_meta
+        from dataprep.stages.extract.html_text import page_text
+
         mode = self.config.mode
         if mode == "main":
             # trafilatura's own parser, so that main mode sees exactly the tree trafilatura.extract would.
@@ -234,6 +244,9 @@ class ExtractHtml(SourceStage):
         yield new_record(source, text=text, meta=meta)
 
     def _select(self, page: Page, source: str, meta: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.html_select import CONTENT_FIELDS, select_fields
+        from dataprep.stages.extract.html_text import parse
+
         soup = parse(page.html)
         if self.config.turns:
             yield from self._thread(soup, source, meta)
@@ -254,6 +267,9 @@ class ExtractHtml(SourceStage):
             yield new_record(locator, meta=record_meta, **content)
 
     def _thread(self, soup: Any, source: str, meta: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.html_select import assign_roles, select_turns
+        from dataprep.stages.extract.html_text import visible_text
+
         found = {name: soup.select(css) for name, css in self.config.field.items()}
         counts = {name: len(tags) for name, tags in found.items()}
         if any(count != 1 for count in counts.values()):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -20,11 +20,13 @@ from dataprep.io.readers import Reject
 from dataprep.records import new_record
 from dataprep.stages import SourceStage, register
 from dataprep.stages.extract.mapping import ColumnMappingConfig, template_fields
-from dataprep.stages.extract.sql.dump import Dump, DumpRow, Table
-from dataprep.stages.extract.sql.engine import QueryDatabase, check_query
-from dataprep.stages.extract.sql.listing import format_listing
-from dataprep.stages.extract.sql.statements import Problem, Statement
 from dataprep.stages.privacy.columns import SAMPLE_ROWS, PiiColumns, mark_tables
+
+if TYPE_CHECKING:
+    from dataprep.stages.extract.sql.dump import Dump, Table
+    from dataprep.stages.extract.sql.statements import Problem
+
+# The dump reader (sqlparse) is imported where a dump is read, so that `dataprep --help` does not load it.
 
 
 class ExtractSqlConfig(ColumnMappingConfig):
@@ -70,6 +72,8 @@ class ExtractSqlConfig(ColumnMappingConfig):
     @field_validator("query")
     @classmethod
     def _read_only(cls, value: str | None) -> str | None:
+        from dataprep.stages.extract.sql.engine import check_query
+
         return None if value is None else check_query(value)
 
     @model_validator(mode="after")
@@ -163,6 +167,9 @@ class ExtractSql(SourceStage):
         """With ``list_tables``: what to print instead of extracting; otherwise None."""
         if not self.config.list_tables:
             return None
+        from dataprep.stages.extract.sql.dump import DumpRow
+        from dataprep.stages.extract.sql.listing import format_listing
+
         described = []
         for path in self.input_files(inputs):
             dump = self._dump(path)
@@ -177,9 +184,13 @@ class ExtractSql(SourceStage):
         return format_listing(described, self.config.as_json)
 
     def _dump(self, path: Path) -> Dump:
+        from dataprep.stages.extract.sql.dump import Dump
+
         return Dump(path, self.config.dialect, self.config.encoding)
 
     def read(self, path: Path) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.sql.statements import Problem
+
         cfg = self.config
         dump = self._dump(path)
         info: dict[str, Any] = {}
@@ -217,6 +228,9 @@ class ExtractSql(SourceStage):
         mappings: dict[Sequence[str], Mapping] = {}
         mapping: Mapping | None = None
         checked: Sequence[str] | None = None
+        from dataprep.stages.extract.sql.dump import DumpRow
+        from dataprep.stages.extract.sql.statements import Problem
+
         conditions = self._conditions()
         skipped = 0
         for event in dump:
@@ -285,6 +299,10 @@ class ExtractSql(SourceStage):
     # -- query mode ---------------------------------------------------------------------
 
     def _from_query(self, path: Path, dump: Dump, info: dict[str, Any]) -> Iterator[dict[str, Any] | Reject]:
+        from dataprep.stages.extract.sql.dump import DumpRow
+        from dataprep.stages.extract.sql.engine import QueryDatabase
+        from dataprep.stages.extract.sql.statements import Statement
+
         with QueryDatabase() as db:
             for event in dump:
                 kind = type(event)
