@@ -209,6 +209,8 @@ OPTION_GROUPS: dict[str, tuple[str, ...]] = {
         "micro_batch_size",
         "gradient_accumulation_steps",
         "gradient_checkpointing",
+        "padding_free",
+        "attn_implementation",
     ),  # fmt: skip
     "evaluation, checkpoints, logging": (
         "eval_steps",
