@@ -4,6 +4,15 @@ from pathlib import Path
 from dataprep.io.readers import iter_batches
 from dataprep.records import batch_to_rows
 
+#: A two-turn chat with a system prompt, for the tokenize tests.
+CHAT = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Hi?"},
+    {"role": "assistant", "content": "Hello."},
+    {"role": "user", "content": "Bye?"},
+    {"role": "assistant", "content": "Bye now."},
+]
+
 
 def read_records(path: Path) -> list[dict]:
     rows: list[dict] = []

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 from conftest import REPO
-from helpers import read_rejects, read_stats, tree_bytes
+from helpers import CHAT, read_rejects, read_stats, tree_bytes
 
 from dataprep.errors import ConfigError
 from dataprep.executors import LocalEngine
@@ -14,13 +14,6 @@ from dataprep.stages.split import Split, SplitConfig
 from dataprep.stages.tokenize import Tokenize, TokenizeConfig
 
 TINY = REPO / "sample_data" / "tiny-llama"
-CHAT = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Hi?"},
-    {"role": "assistant", "content": "Hello."},
-    {"role": "user", "content": "Bye?"},
-    {"role": "assistant", "content": "Bye now."},
-]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from chat_families import CHATML, FAMILIES, MISTRAL, build
 from conftest import REPO
-from helpers import read_rejects
+from helpers import CHAT, read_rejects
 
 from dataprep.stages.base import StageContext
 from dataprep.stages.tokenize import Tokenize, TokenizeConfig
@@ -16,13 +16,6 @@ from dataprep.tokens.tokenizer import load_tokenizer
 from dataprep.tokens.verify import KINDS, Verifier, VerifyReport
 
 TINY = REPO / "sample_data" / "tiny-llama"
-CHAT = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Hi?"},
-    {"role": "assistant", "content": "Hello."},
-    {"role": "user", "content": "Bye?"},
-    {"role": "assistant", "content": "Bye now."},
-]
 PAIR = {"input": "What is two plus two?", "output": "It is four."}
 
 
