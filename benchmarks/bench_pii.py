@@ -14,10 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from benchmarks.bench_dedup import write_parquet
 from benchmarks.common import Result, Side, compare
 from benchmarks.corpus import TOPICS, sentence
-from dataprep.io.writers import ParquetShardWriter
-from dataprep.records import new_record, rows_to_batch
 from dataprep.stages.base import StageContext
 from dataprep.stages.privacy.detect import PiiDetector, scan_plain
 from dataprep.stages.privacy.redact import RedactPii, RedactPiiConfig
@@ -83,10 +82,7 @@ def run(records: int, workdir: Path) -> list[Result]:
     assert 0.05 * records < with_pii < 0.2 * records, with_pii
 
     # Parquet in, as the stage reads it in a pipeline (the previous stage's shards).
-    path = workdir / "pii"
-    writer = ParquetShardWriter(path)
-    writer.write(rows_to_batch([new_record(f"bench#{i}", input="Q?", output=t) for i, t in enumerate(texts)]))
-    writer.close()
+    path = write_parquet(workdir / "pii", [("Q?", t) for t in texts])
     out = Path(tempfile.mkdtemp(dir=workdir))
 
     def stage() -> None:
