@@ -110,3 +110,16 @@ def test_list_tables_marks_personal_columns(tmp_path, write_bytes, cli):
 def test_sample_dump_marks_its_users_table(cli):
     result = cli("extract-sql", REPO / "sample_data" / "forum.mysql.sql", "--list-tables")
     assert "email (email, by name+values), phone (phone, by name+values), last_ip (ip, by name+values)" in result.output
+
+
+def test_csv_rows_rejected_for_broken_quoting_do_not_carry_pii_columns(tmp_path, write_bytes):
+    # Row 2 has one field too many (before the email column) and row 3 one too many after it:
+    # with on_bad_rows reject, both go to rejects whole, and the email must not go with them.
+    rows = "name,email,answer\nAda,ada@example.org,Fine\nBo, extra,bo@example.org,Hi\nCy,cy@example.org,Yes, no\n"
+    path = write_bytes("users.csv", rows.encode())
+    config = ExtractCsvConfig(text_column="answer", pii_columns=["email"], on_bad_rows="reject")
+    ExtractCsv(config).run([path], tmp_path / "out")
+    assert len(read_records(tmp_path / "out")) == 1
+    rejects = read_rejects(tmp_path / "out")
+    assert [r["reason"] for r in rejects] == ["extra-fields", "extra-fields"]
+    assert "@example.org" not in json.dumps(rejects)

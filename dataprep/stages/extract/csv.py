@@ -236,7 +236,7 @@ class ExtractCsv(SourceStage):
                     yield Reject(
                         "spilled-text",
                         f"{path}#line={start_line}",
-                        record=row,
+                        record=_redacted(row, pii, width),
                         detail=f"line {start_line}: text runs on into the unnamed columns after "
                         f"{columns[spill - 1]!r}; quoting is probably broken (on_bad_rows: repair joins it back)",
                     )
@@ -251,7 +251,7 @@ class ExtractCsv(SourceStage):
                     yield Reject(
                         "extra-fields",
                         f"{path}#line={start_line}",
-                        record=row,
+                        record=_redacted(row, pii, width),
                         detail=f"line {start_line}: expected {width} fields, found {len(row)}; "
                         "quoting is probably broken (use on_bad_rows: repair to merge them)",
                     )
@@ -303,3 +303,15 @@ class ExtractCsv(SourceStage):
         if cfg.output_template:
             return new_record(locator, input=text, output=cfg.output_template.format_map(values), meta=meta)
         return new_record(locator, text=text, meta=meta)
+
+
+def _redacted(row: list[str], pii: list[tuple[int, str]], width: int) -> list[str]:
+    """A broken row as it goes to rejects, with ``pii_columns`` cells replaced. The row has more
+    fields than the header, so a column's cell may sit up to that many places to the right of its
+    position: every cell it could be is replaced."""
+    row = list(row)
+    shift = max(0, len(row) - width)
+    for position, replacement in pii:
+        for at in range(position, min(len(row), position + shift + 1)):
+            row[at] = replacement
+    return row
