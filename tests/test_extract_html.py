@@ -228,6 +228,65 @@ def test_main_mode_joins_body_blocks_in_sibling_wrappers(tmp_path, write_bytes):
     assert text.split("\n\n") == STORY
 
 
+def test_main_mode_drops_teaser_cards_and_capital_cross_links(tmp_path, write_bytes):
+    cards = "".join(
+        f"<a href='/story/{n}'><img src='/t{n}.jpg'><h3>OTHER-STORY {n} Lighthouse keeper retires</h3></a>"
+        for n in range(3)
+    )
+    cross_link = "<p><a href='/pier'><strong>STORM CLOSES THE PIER FOR A WEEK</strong></a></p>"
+    body = paragraphs(STORY[:2]) + cross_link + paragraphs(STORY[2:]) + f"<div class='cards'>{cards}</div>"
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_prune_teasers_keeps_linked_prose_and_capital_prose():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import prune_teasers
+
+    tree = fromstring(
+        "<html><body><article><h2><a href='/a'>Harbour works</a></h2>"
+        "<p><a href='/doc'>The full report on the ferry timetable</a></p>"
+        "<p>THE AUTHORITY SAID <a href='/x'>NO</a> MORE CUTS</p>"
+        "<p><a href='/b'>FERRY FARES FROZEN</a></p><p><a href='/c'>BBC NEWS</a></p>"
+        "<div><a href='/d'><h4>Other story</h4></a></div></article></body></html>"
+    )
+    assert prune_teasers(tree) == 2
+    assert tree.text_content() == (
+        "Harbour worksThe full report on the ferry timetableTHE AUTHORITY SAID NO MORE CUTSBBC NEWS"
+    )
+
+
+def test_main_mode_keeps_an_embedded_tweet_inside_a_widget(tmp_path, write_bytes):
+    # The wrapper's "widget" class made trafilatura drop the quoted post with it.
+    tweet = (
+        "<div class='article-widget article-tweet'><div class='article-tweet__inner'>"
+        "<blockquote class='twitter-tweet'><p lang='en'>TWEET-TEXT The ferry is back on time, thanks all</p>"
+        "&mdash; Island Ferries (@islandferries) <a href='https://twitter.com/x/status/1'>March 5, 2024</a>"
+        "</blockquote><script async src='https://platform.twitter.com/widgets.js'></script></div></div>"
+    )
+    body = paragraphs(STORY[:2]) + tweet + paragraphs(STORY[2:])
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert "TWEET-TEXT The ferry is back on time, thanks all" in text
+    assert text.startswith(STORY[0]) and text.endswith(STORY[-1])
+
+
+def test_lift_embedded_posts_replaces_only_wrappers_that_hold_nothing_else():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import lift_embedded_posts
+
+    tree = fromstring(
+        "<html><body><div class='story'><p>Before.</p>"
+        "<div class='embed'><div class='inner'><blockquote class='twitter-tweet'><p>Post</p></blockquote>"
+        "<script>load()</script></div></div><p>After.</p></div></body></html>"
+    )
+    assert lift_embedded_posts(tree) == 1
+    story = tree.find(".//div[@class='story']")
+    assert [child.tag for child in story] == ["p", "blockquote", "p"]
+    assert story[1].get("class") is None
+
+
 def test_main_mode_drops_the_headline_which_meta_title_keeps(tmp_path, write_bytes):
     html = story_page(f"<h1>Ferry timetable approved</h1>{paragraphs(STORY)}")
     path = write_bytes("story.html", html.encode())

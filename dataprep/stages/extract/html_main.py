@@ -10,8 +10,9 @@ those, the fallback is the visible text of the page's one ``<main>`` (or ``role=
 or single ``<article>``) element, or of the whole page when trafilatura returned
 nothing at all.
 
-Around trafilatura, main mode first removes what a reader never sees and rejoins an
-article body split around ads (:mod:`html_prune`), then drops the headline, calls to
+Around trafilatura, main mode first removes what a reader never sees, rejoins an
+article body split around ads, removes teaser cards and capital cross-links and frees
+embedded tweets from their widget wrappers (:mod:`html_prune`), then drops the headline, calls to
 action and cross-links to other posts from its output (:mod:`html_blocks`).
 """
 
@@ -27,7 +28,7 @@ from trafilatura.xml import xmltotxt
 
 from dataprep.stages.extract.html_blocks import keep_blocks, page_titles
 from dataprep.stages.extract.html_forum import forum_posts
-from dataprep.stages.extract.html_prune import join_split_bodies, prune_hidden
+from dataprep.stages.extract.html_prune import join_split_bodies, lift_embedded_posts, prune_hidden, prune_teasers
 from dataprep.stages.extract.html_text import parse, visible_text
 
 # Each page trafilatura gives up on is already counted and written to rejects.jsonl
@@ -132,6 +133,8 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
         prune_forum_chrome(tree)
         prune_hidden(tree)
         join_split_bodies(tree)
+        prune_teasers(tree)
+        lift_embedded_posts(tree)
         text = trafilatura_text(tree, options)
     if len(text) >= options.min_chars:
         return text, "trafilatura"
