@@ -331,6 +331,18 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
     assert text.split("\n\n") == STORY
 
 
+def test_main_mode_drops_a_label_and_its_teaser_titles_in_one_paragraph(tmp_path, write_bytes):
+    teasers = (
+        "<p><strong>DON'T MISS</strong><br><strong><a href='/a'>Lighthouse keeper retires</a> [INSIGHT]</strong>"
+        "<br><strong><a href='/b'>Storm closes the pier</a> [VIDEO]</strong></p>"
+    )
+    # A label over a sentence is prose that starts with the same words, and stays.
+    sentence = "than forty residents came to the meeting, most of them from the north of the island."
+    body = paragraphs(STORY[:2]) + teasers + paragraphs(STORY[2:]) + f"<p>More<br>{sentence}</p>"
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == [*STORY, f"More\n{sentence}"]
+
+
 @pytest.mark.parametrize(
     ("block", "chrome"),
     [

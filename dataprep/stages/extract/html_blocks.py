@@ -134,6 +134,8 @@ def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
         teasers = False
         if not kept and is_headline(block, titles):
             continue
+        if _labelled_teasers(block):
+            continue
         if is_chrome(block):
             teasers = _LIST_LABEL.match(block.strip()) is not None or (
                 not _CROSS_LINK_LABEL.match(block.strip()) and ":" not in block
@@ -141,6 +143,12 @@ def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
             continue
         kept.append(block)
     return kept
+
+
+def _labelled_teasers(text: str) -> bool:
+    # The label and its teaser titles in one block, one per line ("DON'T MISS<br>Title [NEWS]<br>...").
+    label, _, rest = text.strip().partition("\n")
+    return bool(rest) and _LIST_LABEL.match(label.strip()) is not None and _is_teaser_title(rest)
 
 
 def _is_teaser_title(text: str) -> bool:
