@@ -331,6 +331,25 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
     assert text.split("\n\n") == STORY
 
 
+def test_main_mode_drops_the_pages_own_address_and_the_headline_under_it(tmp_path, write_bytes):
+    url = "https://news.example/island/ferry-timetable-approved-123.php"
+    # A share box prints the address ahead of the story; another address is a reference and stays.
+    body = f"<p>{url}</p><h1>Ferry timetable approved</h1>{paragraphs(STORY)}<p>https://ferries.example/timetable</p>"
+    html = page(body, f"<title>Ferry timetable approved</title><link rel='canonical' href='{url}'>")
+    text = main_text_of(tmp_path, write_bytes, html)
+    assert text.split("\n\n") == [*STORY, "https://ferries.example/timetable"]
+
+
+def test_is_own_url_ignores_scheme_case_and_trailing_slash():
+    from dataprep.stages.extract.html_blocks import is_own_url
+
+    urls = {"news.example/a/b"}
+    assert is_own_url(" http://NEWS.example/a/b/ ", urls)
+    assert not is_own_url("See news.example/a/b", urls)
+    assert not is_own_url("https://news.example/a/c", urls)
+    assert not is_own_url("https://news.example/a/b", set())
+
+
 def test_main_mode_drops_a_label_and_its_teaser_titles_in_one_paragraph(tmp_path, write_bytes):
     teasers = (
         "<p><strong>DON'T MISS</strong><br><strong><a href='/a'>Lighthouse keeper retires</a> [INSIGHT]</strong>"

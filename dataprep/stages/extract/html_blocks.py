@@ -97,6 +97,23 @@ def page_titles(tree: HtmlElement) -> set[str]:
     return titles
 
 
+def page_urls(tree: HtmlElement) -> set[str]:
+    """The addresses the page gives itself (canonical link, ``og:url``), without scheme or trailing slash."""
+    urls = {link.get("href", "") for link in tree.iterfind(".//link[@rel='canonical']")}
+    urls.update(meta.get("content", "") for meta in tree.iterfind(".//meta[@property='og:url']"))
+    return {_bare_url(url) for url in urls if url.strip()}
+
+
+def _bare_url(url: str) -> str:
+    return url.strip().split("://", 1)[-1].rstrip("/").casefold()
+
+
+def is_own_url(text: str, urls: set[str]) -> bool:
+    """True when ``text`` is only the page's own address, which share boxes print and no article does."""
+    text = text.strip()
+    return bool(urls) and " " not in text and "://" in text and _bare_url(text) in urls
+
+
 def is_headline(text: str, titles: set[str]) -> bool:
     """True when ``text`` is the page's headline: an ``<h1>``/``og:title``, or the start of a ``<title>``."""
     text = _normal(text)
@@ -121,9 +138,10 @@ def is_chrome(text: str) -> bool:
     return _ADDRESSED_NOUN.search(text) is not None and _READER.search(text) is not None
 
 
-def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
+def keep_blocks(blocks: Iterable[str], titles: set[str], urls: set[str] = frozenset()) -> list[str]:
     """The blocks that are article text: no headline first (pass no ``titles`` to keep it), no calls to
-    action, no cross-link labels and no teaser titles under a list label."""
+    action, no cross-link labels, no teaser titles under a list label and not the page's own address
+    (one of ``urls``, as :func:`page_urls` gives them)."""
     kept: list[str] = []
     teasers = False
     for block in blocks:
@@ -132,6 +150,8 @@ def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
         if teasers and _is_teaser_title(block):
             continue
         teasers = False
+        if is_own_url(block, urls):
+            continue
         if not kept and is_headline(block, titles):
             continue
         if _labelled_teasers(block):

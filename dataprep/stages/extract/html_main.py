@@ -26,7 +26,7 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
-from dataprep.stages.extract.html_blocks import keep_blocks, page_titles
+from dataprep.stages.extract.html_blocks import keep_blocks, page_titles, page_urls
 from dataprep.stages.extract.html_forum import forum_posts
 from dataprep.stages.extract.html_prune import join_split_bodies, lift_embedded_posts, prune_hidden, prune_teasers
 from dataprep.stages.extract.html_text import parse, visible_text
@@ -85,6 +85,7 @@ def _blocks(body: HtmlElement | None) -> list[str]:
 def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
     """trafilatura's main text of a parsed page, paragraphs separated by blank lines."""
     titles = set() if options.keep_headline else page_titles(tree)
+    urls = page_urls(tree)
     document = trafilatura.bare_extraction(
         tree,
         output_format="python",
@@ -98,7 +99,7 @@ def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
     if document is None:
         return ""
     blocks = _blocks(document.body)
-    blocks = keep_blocks(blocks, titles)
+    blocks = keep_blocks(blocks, titles, urls)
     if options.include_comments:
         blocks += _blocks(document.commentsbody)
     return "\n\n".join(blocks)
