@@ -287,6 +287,25 @@ def test_lift_embedded_posts_replaces_only_wrappers_that_hold_nothing_else():
     assert story[1].get("class") is None
 
 
+def test_main_mode_drops_boilerplate_whose_class_has_capitals(tmp_path, write_bytes):
+    # trafilatura drops class="newsletter-box" but matched "Newsletter-Box" case-sensitively.
+    box = "<div class='Newsletter-Box'><h4>BOX-TEXT The morning briefing, every day at six</h4></div>"
+    body = f"<div class='postContent'>{paragraphs(STORY[:2])}{box}{paragraphs(STORY[2:])}</div>"
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_add_lowercase_classes_keeps_the_original_names():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import add_lowercase_classes
+
+    tree = fromstring("<html><body><div class='postContent'><p class='lead'>x</p></div></body></html>")
+    assert add_lowercase_classes(tree) == 1
+    assert tree.find(".//div").get("class") == "postContent postcontent"
+    assert tree.find(".//p").get("class") == "lead"
+
+
 def test_main_mode_drops_the_headline_which_meta_title_keeps(tmp_path, write_bytes):
     html = story_page(f"<h1>Ferry timetable approved</h1>{paragraphs(STORY)}")
     path = write_bytes("story.html", html.encode())

@@ -11,8 +11,9 @@ or single ``<article>``) element, or of the whole page when trafilatura returned
 nothing at all.
 
 Around trafilatura, main mode first removes what a reader never sees, rejoins an
-article body split around ads, removes teaser cards and capital cross-links and frees
-embedded tweets from their widget wrappers (:mod:`html_prune`), then drops the headline, calls to
+article body split around ads, removes teaser cards and capital cross-links, frees
+embedded tweets from their widget wrappers and gives mixed-case class names a lower-case
+copy for trafilatura's case-sensitive boilerplate tokens (:mod:`html_prune`), then drops the headline, calls to
 action and cross-links to other posts from its output (:mod:`html_blocks`).
 """
 
@@ -28,7 +29,13 @@ from trafilatura.xml import xmltotxt
 
 from dataprep.stages.extract.html_blocks import keep_blocks, page_titles, page_urls
 from dataprep.stages.extract.html_forum import forum_posts
-from dataprep.stages.extract.html_prune import join_split_bodies, lift_embedded_posts, prune_hidden, prune_teasers
+from dataprep.stages.extract.html_prune import (
+    add_lowercase_classes,
+    join_split_bodies,
+    lift_embedded_posts,
+    prune_hidden,
+    prune_teasers,
+)
 from dataprep.stages.extract.html_text import parse, visible_text
 
 # Each page trafilatura gives up on is already counted and written to rejects.jsonl
@@ -136,6 +143,7 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
         join_split_bodies(tree)
         prune_teasers(tree)
         lift_embedded_posts(tree)
+        add_lowercase_classes(tree)
         text = trafilatura_text(tree, options)
     if len(text) >= options.min_chars:
         return text, "trafilatura"

@@ -190,3 +190,22 @@ def lift_embedded_posts(tree: HtmlElement) -> int:
         quote.attrib.pop("class", None)
         lifted += 1
     return lifted
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_MIXED_CASE_CLASSES = XPath(f".//*[@class != translate(@class, '{_UPPER}', '{_UPPER.lower()}')]")
+
+
+def add_lowercase_classes(tree: HtmlElement) -> int:
+    """Give every class attribute with capitals a lower-case copy of itself; how many were changed.
+
+    trafilatura's boilerplate vocabulary (``newsletter``, ``sidebar``, ``share-``, ``button``, ...) is
+    matched case-sensitively, so ``Newsletter-description`` or ``ShareButtons`` escape it. The copy is
+    appended, so the original names still match its camel-case body tokens (``postContent``,
+    ``articleBody``) and its tokens anchored at the start of the attribute.
+    """
+    elements = _MIXED_CASE_CLASSES(tree)
+    for element in elements:
+        classes = element.get("class")
+        element.set("class", f"{classes} {classes.lower()}")
+    return len(elements)
