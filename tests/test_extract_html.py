@@ -306,6 +306,32 @@ def test_add_lowercase_classes_keeps_the_original_names():
     assert tree.find(".//p").get("class") == "lead"
 
 
+def test_main_mode_drops_a_hover_card_glued_into_a_sentence(tmp_path, write_bytes):
+    card = (
+        "<span class='rollover-people'><a href='/people/sam-reed'>Sam Reed</a>"
+        "<span class='rollover-people-block'><img src='/sam.jpg'><a href='/people/sam-reed'>Sam Reed</a>"
+        "<a href='/story/9'>CARD-TEXT Harbour dredging starts next month</a></span></span>"
+    )
+    first = STORY[0].replace("The harbour authority", f"The harbour authority's {card}", 1)
+    text = main_text_of(tmp_path, write_bytes, story_page(paragraphs([first, *STORY[1:]])))
+    assert "CARD-TEXT" not in text
+    assert "The harbour authority's Sam Reed" in text
+
+
+def test_prune_popups_matches_whole_class_parts_and_spares_paragraphs():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import prune_popups
+
+    tree = fromstring(
+        "<html><body class='has-popup'><div class='Tooltip'>a</div><div class='share__popover'>b</div>"
+        "<div class='popupgallery'>c</div><div class='modal-popup'><p>d</p></div>"
+        "<span class='tooltip-wrapper'>f<span class='tooltiptext'>e</span></span></body></html>"
+    )
+    assert prune_popups(tree) == 3
+    assert tree.text_content() == "cdf"
+
+
 def test_main_mode_drops_the_headline_which_meta_title_keeps(tmp_path, write_bytes):
     html = story_page(f"<h1>Ferry timetable approved</h1>{paragraphs(STORY)}")
     path = write_bytes("story.html", html.encode())

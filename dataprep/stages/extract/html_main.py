@@ -13,7 +13,8 @@ nothing at all.
 Around trafilatura, main mode first removes what a reader never sees, rejoins an
 article body split around ads, removes teaser cards and capital cross-links, frees
 embedded tweets from their widget wrappers and gives mixed-case class names a lower-case
-copy for trafilatura's case-sensitive boilerplate tokens (:mod:`html_prune`), then drops the headline, calls to
+copy for trafilatura's case-sensitive boilerplate tokens, and removes tooltips, popovers
+and hover cards (:mod:`html_prune`), then drops the headline, calls to
 action and cross-links to other posts from its output (:mod:`html_blocks`).
 """
 
@@ -34,6 +35,7 @@ from dataprep.stages.extract.html_prune import (
     join_split_bodies,
     lift_embedded_posts,
     prune_hidden,
+    prune_popups,
     prune_teasers,
 )
 from dataprep.stages.extract.html_text import parse, visible_text
@@ -144,6 +146,7 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
         prune_teasers(tree)
         lift_embedded_posts(tree)
         add_lowercase_classes(tree)
+        prune_popups(tree)
         text = trafilatura_text(tree, options)
     if len(text) >= options.min_chars:
         return text, "trafilatura"

@@ -209,3 +209,45 @@ def add_lowercase_classes(tree: HtmlElement) -> int:
         classes = element.get("class")
         element.set("class", f"{classes} {classes.lower()}")
     return len(elements)
+
+
+# Pop-ups a script shows on hover or click, hidden by the site's CSS until then: tooltips, popovers,
+# hover cards ("rollover-people-block": a name's card with links to other stories), modal pop-ups.
+_POPUP_WORDS = ("tooltip", "popover", "popup", "hovercard", "hover-card", "rollover")
+_POPUP_CANDIDATES = XPath(
+    ".//*["
+    + " or ".join(f"contains(translate(@class, '{_UPPER}', '{_UPPER.lower()}'), '{word}')" for word in _POPUP_WORDS)
+    + "]"
+)
+# A whole class name, or a part of one between dashes or underscores ("c-social-buttons__popover",
+# "tooltiptext"), not a word inside another ("js-image-popupgallery" is not one).
+_POPUP_CLASS = re.compile(r"(?:^|[-_])(?:tooltip\w*|popover|popup|hover-?card|rollover)(?:$|[-_])", re.IGNORECASE)
+_NEVER_POPUP = frozenset(("html", "body", "article", "main"))
+
+
+def prune_popups(tree: HtmlElement) -> int:
+    """Remove tooltips, popovers, hover cards and pop-up boxes from ``tree`` in place; how many were removed.
+
+    Their text is on the page but hidden by a stylesheet that main mode never reads, and trafilatura
+    glues a hover card into the sentence around the name it belongs to ("Rep. Ilhan OmarIlhan
+    OmarHillicon Valley: ..."). An element holding a paragraph is left alone: a pop-up is a few
+    lines, and a page that names its article wrapper "popup" keeps its text. Of pop-ups inside one
+    another, only the innermost goes: the outer one is the word or name that shows it.
+    """
+    popups = [
+        element
+        for element in _POPUP_CANDIDATES(tree)
+        if element.tag not in _NEVER_POPUP
+        and any(_POPUP_CLASS.search(name) for name in element.get("class").split())
+        and element.find(".//p") is None
+    ]
+    # The innermost only: "rollover-people" wraps the name in the sentence and its card, the
+    # "rollover-people-block"; a "tooltip-wrapper", the word and its "tooltiptext".
+    outer = {ancestor for element in popups for ancestor in element.iterancestors()}
+    doomed = [element for element in popups if element not in outer]
+    removed = 0
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+            removed += 1
+    return removed
