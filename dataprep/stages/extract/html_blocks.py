@@ -26,7 +26,7 @@ _CALL_TO_ACTION = re.compile(
     |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+(?:\w+\s+){0,2}apps?|follow\s+us\s+on
     |follow\s+.{1,60}?\s+on\s+(?:facebook|twitter|instagram|youtube|linkedin)
     |(?:like|love)\s+to\s+hear\s+(?:what\s+you\s+think|from\s+you)|if\s+you\s+enjoyed\s+this\s+(?:article|story|post)
-    |contributed\s+to\s+this\s+(?:report|story|article)
+    |contributed\s+to\s+this\s+(?:report|story|article)|contributed\s+reporting|additional\s+reporting\s+(?:by|from)
     |(?:reading\s+time|lesezeit|temps\s+de\s+lecture|tiempo\s+de\s+lectura|tempo\s+de\s+leitura)\s*:?\s*\d+
     |\d+\s+min(?:ute)?s?\s+read
     |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
@@ -58,7 +58,7 @@ _CROSS_LINK_LABEL = re.compile(
     r"""
     (?:read\s+more|see\s+more|see\s+also|related(?:\s+(?:articles?|stor(?:y|ies)|posts?|coverage|content|reading))?
     |more|also|explore\s+further|most\s+read\s+in\s+[\w\s]{1,40}
-    |don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
+    |filed\s+under|don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
     |popular\s+(?:now|stories|posts)|most\s+(?:read|popular)|trending(?:\s+now)?
     |lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema(?:\s+auf\s+\S+)?|weitere\s+(?:artikel|beitr[äa]ge)\b[^:]{0,40}
     |(?:das\s+)?(?:thema\s+)?k[öo]nnte\s+(?:sie|dich|euch)\s+auch\s+interessieren
