@@ -32,6 +32,7 @@ from dataprep.stages.extract.html_blocks import keep_blocks, page_titles, page_u
 from dataprep.stages.extract.html_forum import forum_posts
 from dataprep.stages.extract.html_prune import (
     add_lowercase_classes,
+    classed_elements,
     join_split_bodies,
     lift_embedded_posts,
     prune_hidden,
@@ -145,8 +146,9 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
         join_split_bodies(tree)
         prune_teasers(tree)
         lift_embedded_posts(tree)
-        add_lowercase_classes(tree)
-        prune_popups(tree)
+        classed = classed_elements(tree)
+        add_lowercase_classes(tree, classed)
+        prune_popups(tree, classed)
         text = trafilatura_text(tree, options)
     if len(text) >= options.min_chars:
         return text, "trafilatura"
