@@ -228,6 +228,110 @@ def test_main_mode_joins_body_blocks_in_sibling_wrappers(tmp_path, write_bytes):
     assert text.split("\n\n") == STORY
 
 
+def test_main_mode_drops_teaser_cards_and_capital_cross_links(tmp_path, write_bytes):
+    cards = "".join(
+        f"<a href='/story/{n}'><img src='/t{n}.jpg'><h3>OTHER-STORY {n} Lighthouse keeper retires</h3></a>"
+        for n in range(3)
+    )
+    cross_link = "<p><a href='/pier'><strong>STORM CLOSES THE PIER FOR A WEEK</strong></a></p>"
+    body = paragraphs(STORY[:2]) + cross_link + paragraphs(STORY[2:]) + f"<div class='cards'>{cards}</div>"
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_prune_teasers_keeps_linked_prose_and_capital_prose():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import prune_teasers
+
+    tree = fromstring(
+        "<html><body><article><h2><a href='/a'>Harbour works</a></h2>"
+        "<p><a href='/doc'>The full report on the ferry timetable</a></p>"
+        "<p>THE AUTHORITY SAID <a href='/x'>NO</a> MORE CUTS</p>"
+        "<p><a href='/b'>FERRY FARES FROZEN</a></p><p><a href='/c'>BBC NEWS</a></p>"
+        "<div><a href='/d'><h4>Other story</h4></a></div></article></body></html>"
+    )
+    assert prune_teasers(tree) == 2
+    assert tree.text_content() == (
+        "Harbour worksThe full report on the ferry timetableTHE AUTHORITY SAID NO MORE CUTSBBC NEWS"
+    )
+
+
+def test_main_mode_keeps_an_embedded_tweet_inside_a_widget(tmp_path, write_bytes):
+    # The wrapper's "widget" class made trafilatura drop the quoted post with it.
+    tweet = (
+        "<div class='article-widget article-tweet'><div class='article-tweet__inner'>"
+        "<blockquote class='twitter-tweet'><p lang='en'>TWEET-TEXT The ferry is back on time, thanks all</p>"
+        "&mdash; Island Ferries (@islandferries) <a href='https://twitter.com/x/status/1'>March 5, 2024</a>"
+        "</blockquote><script async src='https://platform.twitter.com/widgets.js'></script></div></div>"
+    )
+    body = paragraphs(STORY[:2]) + tweet + paragraphs(STORY[2:])
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert "TWEET-TEXT The ferry is back on time, thanks all" in text
+    assert text.startswith(STORY[0]) and text.endswith(STORY[-1])
+
+
+def test_lift_embedded_posts_replaces_only_wrappers_that_hold_nothing_else():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import lift_embedded_posts
+
+    tree = fromstring(
+        "<html><body><div class='story'><p>Before.</p>"
+        "<div class='embed'><div class='inner'><blockquote class='twitter-tweet'><p>Post</p></blockquote>"
+        "<script>load()</script></div></div><p>After.</p></div></body></html>"
+    )
+    assert lift_embedded_posts(tree) == 1
+    story = tree.find(".//div[@class='story']")
+    assert [child.tag for child in story] == ["p", "blockquote", "p"]
+    assert story[1].get("class") is None
+
+
+def test_main_mode_drops_boilerplate_whose_class_has_capitals(tmp_path, write_bytes):
+    # trafilatura drops class="newsletter-box" but matched "Newsletter-Box" case-sensitively.
+    box = "<div class='Newsletter-Box'><h4>BOX-TEXT The morning briefing, every day at six</h4></div>"
+    body = f"<div class='postContent'>{paragraphs(STORY[:2])}{box}{paragraphs(STORY[2:])}</div>"
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == STORY
+
+
+def test_add_lowercase_classes_keeps_the_original_names():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import add_lowercase_classes
+
+    tree = fromstring("<html><body><div class='postContent'><p class='lead'>x</p></div></body></html>")
+    assert add_lowercase_classes(tree) == 1
+    assert tree.find(".//div").get("class") == "postContent postcontent"
+    assert tree.find(".//p").get("class") == "lead"
+
+
+def test_main_mode_drops_a_hover_card_glued_into_a_sentence(tmp_path, write_bytes):
+    card = (
+        "<span class='rollover-people'><a href='/people/sam-reed'>Sam Reed</a>"
+        "<span class='rollover-people-block'><img src='/sam.jpg'><a href='/people/sam-reed'>Sam Reed</a>"
+        "<a href='/story/9'>CARD-TEXT Harbour dredging starts next month</a></span></span>"
+    )
+    first = STORY[0].replace("The harbour authority", f"The harbour authority's {card}", 1)
+    text = main_text_of(tmp_path, write_bytes, story_page(paragraphs([first, *STORY[1:]])))
+    assert "CARD-TEXT" not in text
+    assert "The harbour authority's Sam Reed" in text
+
+
+def test_prune_popups_matches_whole_class_parts_and_spares_paragraphs():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_prune import prune_popups
+
+    tree = fromstring(
+        "<html><body class='has-popup'><div class='Tooltip'>a</div><div class='share__popover'>b</div>"
+        "<div class='popupgallery'>c</div><div class='modal-popup'><p>d</p></div>"
+        "<span class='tooltip-wrapper'>f<span class='tooltiptext'>e</span></span></body></html>"
+    )
+    assert prune_popups(tree) == 3
+    assert tree.text_content() == "cdf"
+
+
 def test_main_mode_drops_the_headline_which_meta_title_keeps(tmp_path, write_bytes):
     html = story_page(f"<h1>Ferry timetable approved</h1>{paragraphs(STORY)}")
     path = write_bytes("story.html", html.encode())
@@ -272,6 +376,37 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
     assert text.split("\n\n") == STORY
 
 
+def test_main_mode_drops_the_pages_own_address_and_the_headline_under_it(tmp_path, write_bytes):
+    url = "https://news.example/island/ferry-timetable-approved-123.php"
+    # A share box prints the address ahead of the story; another address is a reference and stays.
+    body = f"<p>{url}</p><h1>Ferry timetable approved</h1>{paragraphs(STORY)}<p>https://ferries.example/timetable</p>"
+    html = page(body, f"<title>Ferry timetable approved</title><link rel='canonical' href='{url}'>")
+    text = main_text_of(tmp_path, write_bytes, html)
+    assert text.split("\n\n") == [*STORY, "https://ferries.example/timetable"]
+
+
+def test_is_own_url_ignores_scheme_case_and_trailing_slash():
+    from dataprep.stages.extract.html_blocks import is_own_url
+
+    urls = {"news.example/a/b"}
+    assert is_own_url(" http://NEWS.example/a/b/ ", urls)
+    assert not is_own_url("See news.example/a/b", urls)
+    assert not is_own_url("https://news.example/a/c", urls)
+    assert not is_own_url("https://news.example/a/b", set())
+
+
+def test_main_mode_drops_a_label_and_its_teaser_titles_in_one_paragraph(tmp_path, write_bytes):
+    teasers = (
+        "<p><strong>DON'T MISS</strong><br><strong><a href='/a'>Lighthouse keeper retires</a> [INSIGHT]</strong>"
+        "<br><strong><a href='/b'>Storm closes the pier</a> [VIDEO]</strong></p>"
+    )
+    # A label over a sentence is prose that starts with the same words, and stays.
+    sentence = "than forty residents came to the meeting, most of them from the north of the island."
+    body = paragraphs(STORY[:2]) + teasers + paragraphs(STORY[2:]) + f"<p>More<br>{sentence}</p>"
+    text = main_text_of(tmp_path, write_bytes, story_page(body))
+    assert text.split("\n\n") == [*STORY, f"More\n{sentence}"]
+
+
 @pytest.mark.parametrize(
     ("block", "chrome"),
     [
@@ -286,6 +421,10 @@ def test_main_mode_drops_teaser_titles_under_a_list_label(tmp_path, write_bytes)
         ("Most read in island news", True),
         ("Follow Island News on Facebook, Twitter and Instagram.", True),
         ("Sam Reed contributed to this report.", True),
+        ("Sam Reed contributed reporting from the harbour.", True),
+        ("Additional reporting by Sam Reed", True),
+        ("Filed under: Island news |", True),
+        ("The ferry was filed under a new name in the register.", False),
         ("Tempo de leitura: 1 minuto", True),
         ("Pick Six Newsletter", True),
         ("Lea también: Cierran el puerto por la tormenta", True),

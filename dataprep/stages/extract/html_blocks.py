@@ -26,7 +26,7 @@ _CALL_TO_ACTION = re.compile(
     |click\s+here|get\s+the\s+\w+(?:\s+\w+)?\s+app|download\s+(?:the|our)\s+(?:\w+\s+){0,2}apps?|follow\s+us\s+on
     |follow\s+.{1,60}?\s+on\s+(?:facebook|twitter|instagram|youtube|linkedin)
     |(?:like|love)\s+to\s+hear\s+(?:what\s+you\s+think|from\s+you)|if\s+you\s+enjoyed\s+this\s+(?:article|story|post)
-    |contributed\s+to\s+this\s+(?:report|story|article)
+    |contributed\s+to\s+this\s+(?:report|story|article)|contributed\s+reporting|additional\s+reporting\s+(?:by|from)
     |(?:reading\s+time|lesezeit|temps\s+de\s+lecture|tiempo\s+de\s+lectura|tempo\s+de\s+leitura)\s*:?\s*\d+
     |\d+\s+min(?:ute)?s?\s+read
     |share\s+this\s+(?:article|story|post)|thanks\s+for\s+signing\s+up|error\s+processing\s+your\s+subscription
@@ -58,7 +58,7 @@ _CROSS_LINK_LABEL = re.compile(
     r"""
     (?:read\s+more|see\s+more|see\s+also|related(?:\s+(?:articles?|stor(?:y|ies)|posts?|coverage|content|reading))?
     |more|also|explore\s+further|most\s+read\s+in\s+[\w\s]{1,40}
-    |don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
+    |filed\s+under|don'?t\s+miss|you\s+(?:may|might)\s+also\s+like|recommended(?:\s+for\s+you)?|also\s+read|further\s+reading
     |popular\s+(?:now|stories|posts)|most\s+(?:read|popular)|trending(?:\s+now)?
     |lesen\s+sie\s+(?:auch|mehr)|mehr\s+zum\s+thema(?:\s+auf\s+\S+)?|weitere\s+(?:artikel|beitr[äa]ge)\b[^:]{0,40}
     |(?:das\s+)?(?:thema\s+)?k[öo]nnte\s+(?:sie|dich|euch)\s+auch\s+interessieren
@@ -97,6 +97,23 @@ def page_titles(tree: HtmlElement) -> set[str]:
     return titles
 
 
+def page_urls(tree: HtmlElement) -> set[str]:
+    """The addresses the page gives itself (canonical link, ``og:url``), without scheme or trailing slash."""
+    urls = {link.get("href", "") for link in tree.iterfind(".//link[@rel='canonical']")}
+    urls.update(meta.get("content", "") for meta in tree.iterfind(".//meta[@property='og:url']"))
+    return {_bare_url(url) for url in urls if url.strip()}
+
+
+def _bare_url(url: str) -> str:
+    return url.strip().split("://", 1)[-1].rstrip("/").casefold()
+
+
+def is_own_url(text: str, urls: set[str]) -> bool:
+    """True when ``text`` is only the page's own address, which share boxes print and no article does."""
+    text = text.strip()
+    return bool(urls) and " " not in text and "://" in text and _bare_url(text) in urls
+
+
 def is_headline(text: str, titles: set[str]) -> bool:
     """True when ``text`` is the page's headline: an ``<h1>``/``og:title``, or the start of a ``<title>``."""
     text = _normal(text)
@@ -121,9 +138,10 @@ def is_chrome(text: str) -> bool:
     return _ADDRESSED_NOUN.search(text) is not None and _READER.search(text) is not None
 
 
-def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
+def keep_blocks(blocks: Iterable[str], titles: set[str], urls: set[str] = frozenset()) -> list[str]:
     """The blocks that are article text: no headline first (pass no ``titles`` to keep it), no calls to
-    action, no cross-link labels and no teaser titles under a list label."""
+    action, no cross-link labels, no teaser titles under a list label and not the page's own address
+    (one of ``urls``, as :func:`page_urls` gives them)."""
     kept: list[str] = []
     teasers = False
     for block in blocks:
@@ -132,7 +150,11 @@ def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
         if teasers and _is_teaser_title(block):
             continue
         teasers = False
+        if is_own_url(block, urls):
+            continue
         if not kept and is_headline(block, titles):
+            continue
+        if _labelled_teasers(block):
             continue
         if is_chrome(block):
             teasers = _LIST_LABEL.match(block.strip()) is not None or (
@@ -141,6 +163,12 @@ def keep_blocks(blocks: Iterable[str], titles: set[str]) -> list[str]:
             continue
         kept.append(block)
     return kept
+
+
+def _labelled_teasers(text: str) -> bool:
+    # The label and its teaser titles in one block, one per line ("DON'T MISS<br>Title [NEWS]<br>...").
+    label, _, rest = text.strip().partition("\n")
+    return bool(rest) and _LIST_LABEL.match(label.strip()) is not None and _is_teaser_title(rest)
 
 
 def _is_teaser_title(text: str) -> bool:

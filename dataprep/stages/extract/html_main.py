@@ -10,8 +10,11 @@ those, the fallback is the visible text of the page's one ``<main>`` (or ``role=
 or single ``<article>``) element, or of the whole page when trafilatura returned
 nothing at all.
 
-Around trafilatura, main mode first removes what a reader never sees and rejoins an
-article body split around ads (:mod:`html_prune`), then drops the headline, calls to
+Around trafilatura, main mode first removes what a reader never sees, rejoins an
+article body split around ads, removes teaser cards and capital cross-links, frees
+embedded tweets from their widget wrappers and gives mixed-case class names a lower-case
+copy for trafilatura's case-sensitive boilerplate tokens, and removes tooltips, popovers
+and hover cards (:mod:`html_prune`), then drops the headline, calls to
 action and cross-links to other posts from its output (:mod:`html_blocks`).
 """
 
@@ -25,9 +28,17 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
-from dataprep.stages.extract.html_blocks import keep_blocks, page_titles
+from dataprep.stages.extract.html_blocks import keep_blocks, page_titles, page_urls
 from dataprep.stages.extract.html_forum import forum_posts
-from dataprep.stages.extract.html_prune import join_split_bodies, prune_hidden
+from dataprep.stages.extract.html_prune import (
+    add_lowercase_classes,
+    classed_elements,
+    join_split_bodies,
+    lift_embedded_posts,
+    prune_hidden,
+    prune_popups,
+    prune_teasers,
+)
 from dataprep.stages.extract.html_text import parse, visible_text
 
 # Each page trafilatura gives up on is already counted and written to rejects.jsonl
@@ -84,6 +95,7 @@ def _blocks(body: HtmlElement | None) -> list[str]:
 def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
     """trafilatura's main text of a parsed page, paragraphs separated by blank lines."""
     titles = set() if options.keep_headline else page_titles(tree)
+    urls = page_urls(tree)
     document = trafilatura.bare_extraction(
         tree,
         output_format="python",
@@ -97,7 +109,7 @@ def trafilatura_text(tree: HtmlElement, options: MainOptions) -> str:
     if document is None:
         return ""
     blocks = _blocks(document.body)
-    blocks = keep_blocks(blocks, titles)
+    blocks = keep_blocks(blocks, titles, urls)
     if options.include_comments:
         blocks += _blocks(document.commentsbody)
     return "\n\n".join(blocks)
@@ -132,6 +144,11 @@ def main_text(html: str, tree: HtmlElement | None, options: MainOptions) -> tupl
         prune_forum_chrome(tree)
         prune_hidden(tree)
         join_split_bodies(tree)
+        prune_teasers(tree)
+        lift_embedded_posts(tree)
+        classed = classed_elements(tree)
+        add_lowercase_classes(tree, classed)
+        prune_popups(tree, classed)
         text = trafilatura_text(tree, options)
     if len(text) >= options.min_chars:
         return text, "trafilatura"

@@ -97,3 +97,165 @@ def join_split_bodies(tree: HtmlElement) -> int:
         _detach_keeping_tail(part)
         first.append(part)
     return len(parts)
+
+
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+# The heading (h1-h6) inside an anchor: XPath's name() test runs in C, over every <a> at once.
+_LINKED_CARDS = XPath(".//a[.//h1 or .//h2 or .//h3 or .//h4 or .//h5 or .//h6]")
+_CAPITAL_WORDS = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def _whole_link(paragraph: HtmlElement) -> str | None:
+    """The paragraph's text when every word of it sits inside its links, else None."""
+    links = list(paragraph.iter("a"))
+    if not links:
+        return None
+    text = " ".join(paragraph.text_content().split())
+    linked = " ".join("".join(link.text_content() for link in links).split())
+    return text if text and text == linked else None
+
+
+def prune_teasers(tree: HtmlElement) -> int:
+    """Remove links to other stories from ``tree`` in place; how many were removed.
+
+    Two shapes of teaser are not the article whatever page they sit on, and trafilatura keeps both
+    when they stand inside the article body: a card, an anchor wrapping a heading (``<a><img>
+    <h3>Other story</h3></a>``, where a heading of the article itself is never the whole of a link),
+    and a paragraph that is one link written in capitals ("CO-FOUNDER 'PROUD' OF HOME DEPOT
+    EMPLOYEES", the cross-link style of several news sites, where a sentence of the article is never
+    in capitals and never all link).
+    """
+    doomed = list(_LINKED_CARDS(tree))
+    for paragraph in tree.iter("p"):
+        text = _whole_link(paragraph)
+        if text is None:
+            continue
+        words = _CAPITAL_WORDS.findall(text)
+        if len(words) >= 3 and all(word.isupper() for word in words):
+            doomed.append(paragraph)
+    removed = 0
+    for element in doomed:
+        if element.getparent() is not None and element.tag not in ("html", "body"):
+            element.drop_tree()
+            removed += 1
+    return removed
+
+
+# Embedded posts of social networks: the blockquote their script turns into a card, with the post's text.
+_EMBEDDED_POSTS = XPath(
+    ".//blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media')"
+    " or contains(@class, 'tiktok-embed')]"
+)
+_WRAPPER_TAGS = frozenset(("div", "figure", "section", "aside", "span", "p"))
+_NOT_CONTENT = frozenset(("script", "noscript", "style"))
+
+
+def _only_child(parent: HtmlElement, child: HtmlElement) -> bool:
+    if parent.text and parent.text.strip():
+        return False
+    for other in parent:
+        if other is child:
+            continue
+        if not isinstance(other.tag, str) or other.tag in _NOT_CONTENT:
+            if other.tail and other.tail.strip():
+                return False
+            continue
+        return False
+    return not (child.tail and child.tail.strip())
+
+
+def lift_embedded_posts(tree: HtmlElement) -> int:
+    """Free embedded tweets and Instagram posts from their wrappers; how many were lifted.
+
+    A post a story quotes is part of the story (the reader sees it as a card in the text), but
+    trafilatura drops it when a wrapper's class names it a widget or an embed
+    (``sdc-article-widget``, ``embed-twitter``), and its readability fallback drops anything whose
+    class says tweet or twitter. The blockquote replaces the wrappers that hold nothing else, and
+    loses its class, so that both see a plain quotation.
+    """
+    lifted = 0
+    for quote in _EMBEDDED_POSTS(tree):
+        outer = quote
+        parent = quote.getparent()
+        while (
+            parent is not None
+            and parent.tag in _WRAPPER_TAGS
+            and parent.getparent() is not None
+            and _only_child(parent, outer)
+        ):
+            outer, parent = parent, parent.getparent()
+        if outer is not quote:
+            quote.tail = outer.tail
+            outer.getparent().replace(outer, quote)
+        quote.attrib.pop("class", None)
+        lifted += 1
+    return lifted
+
+
+_WITH_CLASS = XPath(".//*[@class]")
+
+
+def classed_elements(tree: HtmlElement) -> list[HtmlElement]:
+    """Every element with a class attribute, for the passes below to share one XPath walk."""
+    return _WITH_CLASS(tree)
+
+
+def add_lowercase_classes(tree: HtmlElement, elements: list[HtmlElement] | None = None) -> int:
+    """Give every class attribute with capitals a lower-case copy of itself; how many were changed.
+
+    trafilatura's boilerplate vocabulary (``newsletter``, ``sidebar``, ``share-``, ``button``, ...) is
+    matched case-sensitively, so ``Newsletter-description`` or ``ShareButtons`` escape it. The copy is
+    appended, so the original names still match its camel-case body tokens (``postContent``,
+    ``articleBody``) and its tokens anchored at the start of the attribute. ``elements``: those of
+    :func:`classed_elements`, when the caller has them already.
+    """
+    changed = 0
+    # A Python test per element: XPath's translate() on every class attribute costs five times more.
+    for element in _WITH_CLASS(tree) if elements is None else elements:
+        classes = element.get("class")
+        lower = classes.lower()
+        if lower != classes:
+            element.set("class", f"{classes} {lower}")
+            changed += 1
+    return changed
+
+
+# Pop-ups a script shows on hover or click, hidden by the site's CSS until then: tooltips, popovers,
+# hover cards ("rollover-people-block": a name's card with links to other stories), modal pop-ups.
+_POPUP_WORD = re.compile(r"tooltip|popover|popup|hover-?card|rollover")
+# A whole class name, or a part of one between dashes or underscores ("c-social-buttons__popover",
+# "tooltiptext"), not a word inside another ("js-image-popupgallery" is not one).
+_POPUP_CLASS = re.compile(r"(?:^|[-_])(?:tooltip\w*|popover|popup|hover-?card|rollover)(?:$|[-_])", re.IGNORECASE)
+_NEVER_POPUP = frozenset(("html", "body", "article", "main"))
+
+
+def prune_popups(tree: HtmlElement, elements: list[HtmlElement] | None = None) -> int:
+    """Remove tooltips, popovers, hover cards and pop-up boxes from ``tree`` in place; how many were removed.
+
+    Their text is on the page but hidden by a stylesheet that main mode never reads, and trafilatura
+    glues a hover card into the sentence around the name it belongs to ("Rep. Ilhan OmarIlhan
+    OmarHillicon Valley: ..."). An element holding a paragraph is left alone: a pop-up is a few
+    lines, and a page that names its article wrapper "popup" keeps its text. Of pop-ups inside one
+    another, only the innermost goes: the outer one is the word or name that shows it. ``elements``:
+    those of :func:`classed_elements`, when the caller has them already.
+    """
+    popups = []
+    for element in _WITH_CLASS(tree) if elements is None else elements:
+        classes = element.get("class").lower()
+        if (
+            _POPUP_WORD.search(classes)
+            and element.tag not in _NEVER_POPUP
+            and any(_POPUP_CLASS.search(name) for name in classes.split())
+            and element.find(".//p") is None
+        ):
+            popups.append(element)
+    # The innermost only: "rollover-people" wraps the name in the sentence and its card, the
+    # "rollover-people-block"; a "tooltip-wrapper", the word and its "tooltiptext".
+    outer = {ancestor for element in popups for ancestor in element.iterancestors()}
+    doomed = [element for element in popups if element not in outer]
+    removed = 0
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+            removed += 1
+    return removed
