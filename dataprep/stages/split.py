@@ -39,7 +39,14 @@ from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats
 from dataprep.stages.content import record_problem
 from dataprep.stages.dedup.dedup import DedupConfig, content_text
-from dataprep.stages.dedup.minhash import band_keys, duplicate_groups, exact_keys, lsh_params, minhash_signatures
+from dataprep.stages.dedup.minhash import (
+    band_keys,
+    duplicate_groups,
+    exact_keys,
+    lsh_params,
+    minhash_signatures,
+    tokenize,
+)
 
 SPLITS = ("train", "val", "test")
 _SCALE = float(1 << 64)
@@ -260,10 +267,11 @@ class Split(RecordStage):
             texts = [content_text(batch, i) if ok[i] else "" for i in range(n)]
             cfg = self.config
             bands, rows = lsh_params(cfg.leakage_threshold, _dedup_default("num_perm"))
+            tokens = tokenize(texts)
             signatures = minhash_signatures(
-                texts, num_perm=_dedup_default("num_perm"), ngram=cfg.leakage_ngram, seed=self.ctx.seed
+                texts, num_perm=_dedup_default("num_perm"), ngram=cfg.leakage_ngram, seed=self.ctx.seed, tokens=tokens
             )
-            out.update(exact=exact_keys(texts), eligible=ok, bands=band_keys(signatures, bands, rows))
+            out.update(exact=exact_keys(texts, tokens), eligible=ok, bands=band_keys(signatures, bands, rows))
         return out
 
     def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:

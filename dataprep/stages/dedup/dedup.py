@@ -28,6 +28,7 @@ from dataprep.stages.dedup.minhash import (
     exact_keys,
     lsh_params,
     minhash_signatures,
+    tokenize,
 )
 
 
@@ -88,15 +89,18 @@ class Dedup(RecordStage):
         n = batch_len(batch)
         ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
         texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
+        tokens = tokenize(texts)
         out: Batch = {
             "id": [str(x) for x in batch["id"]],
-            "exact": exact_keys(texts),
+            "exact": exact_keys(texts, tokens),
             "eligible": ok,
             "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
         }
         if self.config.near:
             cfg = self.config
-            signatures = minhash_signatures(texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
+            signatures = minhash_signatures(
+                texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed, tokens=tokens
+            )
             out["bands"] = band_keys(signatures, self.bands, self.rows)
         return out
 

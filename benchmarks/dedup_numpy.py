@@ -1,0 +1,85 @@
+"""The dedup stage as it was before rensa (issue 16): the baseline of bench_dedup's stage line.
+
+Its MinHash was a numpy matrix product over each batch's 32-bit shingle hashes (multiply-shift
+hashing), its words were split one Python list per record, and its exact keys normalised
+every text a second time. Kept here, and only here, so the benchmark can time today's stage
+against it in the same process; the stage itself no longer uses any of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dataprep.records import Batch, batch_len
+from dataprep.stages.content import record_problem
+from dataprep.stages.dedup.dedup import Dedup
+from dataprep.stages.dedup.minhash import EMPTY, _hash64, band_keys, ngram_hashes, normalize, token_hashes, words
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+#: Shingles hashed per matrix block; bounds the temporary (block x num_perm x 8 bytes).
+_BLOCK = 1024
+
+
+def exact_keys(texts: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each normalised text (of the raw text where nothing is left)."""
+    out = np.empty(len(texts), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        norm = normalize(text)
+        out[i] = _hash64(norm if norm else "\x00" + text.strip())
+    return out
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int = 5, seed: int = 0) -> np.ndarray:
+    """MinHash signatures of word n-grams, one row per text (``uint32``, ``len(texts) x num_perm``)."""
+    combined, owners = ngram_hashes(*token_hashes([words(text) for text in texts]), ngram)
+    shingles = (combined >> _SHIFT32) ^ (combined & _MASK32)
+    signatures = np.full((num_perm, len(texts)), EMPTY, dtype=np.uint32)
+    if len(shingles):
+        a, b = _permutations(num_perm, seed)
+        counts = np.bincount(owners, minlength=len(texts))
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        record = 0
+        while record < len(texts):
+            # Blocks of whole records, so each record's minimum comes out of one block.
+            stop = max(int(np.searchsorted(bounds, bounds[record] + _BLOCK, side="right")) - 1, record + 1)
+            lo, hi = bounds[record], bounds[stop]
+            present = np.nonzero(counts[record:stop])[0]
+            if len(present):
+                with np.errstate(over="ignore"):
+                    hashed = np.multiply.outer(a, shingles[lo:hi])
+                    hashed += b[:, None]
+                    hashed >>= _SHIFT32
+                starts = bounds[record:stop][present] - lo
+                signatures[:, record + present] = np.minimum.reduceat(hashed, starts, axis=1)
+            record = stop
+    return np.ascontiguousarray(signatures.T)
+
+
+class NumpyDedup(Dedup):
+    """``dedup`` with its fit pass as it was: numpy MinHash, words split per record, texts normalised twice."""
+
+    def prepare(self, batch: Batch) -> Batch:
+        n = batch_len(batch)
+        ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
+        texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
+        out: Batch = {
+            "id": [str(x) for x in batch["id"]],
+            "exact": exact_keys(texts),
+            "eligible": ok,
+            "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
+        }
+        if self.config.near:
+            cfg = self.config
+            signatures = minhash_signatures(texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
+            out["bands"] = band_keys(signatures, self.bands, self.rows)
+        return out
