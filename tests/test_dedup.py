@@ -280,3 +280,22 @@ def test_recall_and_precision_on_planted_near_copies(tmp_path):
     assert found == len(planted)  # recall 1.0
     assert set(group_of) == set(planted)  # precision 1.0: nothing else grouped
     assert len(records) == len(rows) - len(planted)
+
+
+def test_parquet_input_keeps_meta_though_the_fit_pass_does_not_read_it(tmp_path):
+    from dataprep.io.writers import ParquetShardWriter
+    from dataprep.records import new_record
+
+    base = essay(9)
+    texts = [base, essay(10), base.replace(base.split()[7], "changed", 1), base.upper()]
+    writer = ParquetShardWriter(tmp_path / "in")
+    writer.write(rows_to_batch([new_record("src", text=t, meta={"n": i}) for i, t in enumerate(texts)]))
+    writer.close()
+    Dedup(DedupConfig(near=True)).run([tmp_path / "in"], tmp_path / "out")
+    records, rejects = read_records(tmp_path / "out"), read_rejects(tmp_path / "out")
+    kept = records[0]["id"]
+    assert [r["meta"] for r in records] == [{"n": 0, "dup_group": kept}, {"n": 1}]
+    assert [(r["reason"], r["record"]["meta"]) for r in rejects] == [
+        ("near-duplicate", {"n": 2, "dup_group": kept}),
+        ("duplicate", {"n": 3, "dup_group": kept}),
+    ]
