@@ -6,8 +6,10 @@ changed), same threshold (0.8), permutations (128) and shingles (word 5-grams). 
 - the MinHash + LSH core on texts in memory, and the whole stage (Parquet in, Parquet out,
   rejects written), each against datasketch's MinHash + MinHashLSH query-then-insert loop;
 - the whole stage against the stage as it was before rensa (numpy MinHash, words split per
-  record: ``benchmarks/dedup_numpy.py``), on these records and on records four times longer
-  (about 220 words, the length of a chat model's answer), where MinHash's share grows.
+  record: ``benchmarks/dedup_numpy.py``), and against itself with only the MinHash swapped back
+  to numpy, on these records and on records four times longer (about 220 words, the length of
+  a chat model's answer), where MinHash's share grows; and, when ``../shared/devdata`` is
+  there, on AlpacaEval's 8,049 real answers (median 178 words with their prompts).
 
 The duplicates each side finds are printed, and the recall and precision on the planted
 near-copies of both our implementations, so a speed-up that found less would show. The
@@ -23,6 +25,7 @@ The 1M-record check is a one-off, not part of ``make bench``:
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import tempfile
@@ -202,16 +205,18 @@ def run(records: int, workdir: Path) -> list[Result]:
         cls(DedupConfig(near=True), StageContext(quiet=True)).run([source], out / "o")
 
     # datasketch takes about a minute at 100k records: it runs once, and both lines share its
-    # time. Ours run once before it and once after, best of the two; today's stage and the
-    # one before rensa alternate.
-    core, whole, before, datasketch = Side(), Side(), Side(), Side()
+    # time. Ours run once before it and once after, best of the two; the stage and its
+    # baselines alternate.
+    core, whole, before, numpy_minhash, datasketch = Side(), Side(), Side(), Side(), Side()
     found = {"ours": core.run(lambda: ours_core(texts))}
     whole.run(lambda: stage(Dedup, path))
     before.run(lambda: stage(dedup_numpy.NumpyDedup, path))
+    numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, path))
     found["datasketch"] = datasketch.run(lambda: datasketch_core(texts))
     core.run(lambda: ours_core(texts))
     whole.run(lambda: stage(Dedup, path))
     before.run(lambda: stage(dedup_numpy.NumpyDedup, path))
+    numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, path))
     print(f"  duplicates dropped on {records:,} records: {found}")
     for name, numpy in (("rensa", False), ("numpy, before rensa", True)):
         scores = planted_scores(core_labels(texts, numpy=numpy), sources, kinds, texts)
@@ -222,21 +227,56 @@ def run(records: int, workdir: Path) -> list[Result]:
     long_pairs = longer(pairs[:quarter], sources[:quarter])
     long_megabytes = sum(len(f"{q}\n{a}".encode()) for q, a in long_pairs) / 1e6
     long_path = write_parquet(workdir / "dedup-long", long_pairs)
-    long_whole, long_before = Side(), Side()
+    long_whole, long_before, long_numpy_minhash = Side(), Side(), Side()
     for _ in range(2):
         long_whole.run(lambda: stage(Dedup, long_path))
         long_before.run(lambda: stage(dedup_numpy.NumpyDedup, long_path))
+        long_numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, long_path))
 
     baseline = "datasketch MinHash+LSH"
     before_rensa = "dedup stage, numpy MinHash"
+    swapped = "same stage, numpy MinHash"
+    long_what, long_count = "stage, ~220-word records", len(long_pairs)
+    real = real_answers(workdir)
+    if real is None:
+        print("  ../shared/devdata/slop/alpaca_eval_dev_outputs.jsonl not found: no line on real answers")
+        extra = []
+    else:
+        real_path, real_count, real_megabytes = real
+        real_whole, real_before, real_numpy_minhash = Side(), Side(), Side()
+        for _ in range(2):
+            real_whole.run(lambda: stage(Dedup, real_path))
+            real_before.run(lambda: stage(dedup_numpy.NumpyDedup, real_path))
+            real_numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, real_path))
+        real_what = "stage, AlpacaEval answers"
+        extra = [
+            Result.of("dedup", real_what, before_rensa, real_count, real_megabytes, real_whole, real_before),
+            Result.of("dedup", real_what, swapped, real_count, real_megabytes, real_whole, real_numpy_minhash),
+        ]
     return [
         Result.of("dedup", "minhash+lsh core (rensa)", baseline, records, megabytes, core, datasketch),
         Result.of("dedup", "dedup --near stage", baseline, records, megabytes, whole, datasketch),
         Result.of("dedup", "dedup --near stage", before_rensa, records, megabytes, whole, before),
-        Result.of(
-            "dedup", "stage, ~220-word records", before_rensa, len(long_pairs), long_megabytes, long_whole, long_before
-        ),
+        Result.of("dedup", "dedup --near stage", swapped, records, megabytes, whole, numpy_minhash),
+        Result.of("dedup", long_what, before_rensa, long_count, long_megabytes, long_whole, long_before),
+        Result.of("dedup", long_what, swapped, long_count, long_megabytes, long_whole, long_numpy_minhash),
+        *extra,
     ]
+
+
+def real_answers(workdir: Path) -> tuple[Path, int, float] | None:
+    """AlpacaEval's 8,049 real model answers with their prompts (``../shared/devdata``, read in
+    place, never copied into the repo) as Parquet records; None when the folder is not there."""
+    from benchmarks.slop_quality import devdata_dir
+
+    folder = devdata_dir()
+    source = folder / "slop" / "alpaca_eval_dev_outputs.jsonl" if folder else None
+    if source is None or not source.is_file():
+        return None
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = [(str(r.get("instruction") or ""), str(r.get("output") or "")) for r in rows]
+    megabytes = sum(len(f"{q}\n{a}".encode()) for q, a in pairs) / 1e6
+    return write_parquet(workdir / "dedup-real", pairs), len(pairs), megabytes
 
 
 def main() -> None:

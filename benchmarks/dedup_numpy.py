@@ -1,21 +1,39 @@
-"""The dedup stage as it was before rensa (issue 16): the baseline of bench_dedup's stage line.
+"""The dedup stage as it was before rensa (issue 16): the baselines of bench_dedup's stage lines.
 
 Its MinHash was a numpy matrix product over each batch's 32-bit shingle hashes (multiply-shift
-hashing), its words were split one Python list per record, and its exact keys normalised
-every text a second time. Kept here, and only here, so the benchmark can time today's stage
-against it in the same process; the stage itself no longer uses any of it.
+hashing), its words were split one Python list per record, its exact keys normalised every
+text a second time, and its fit pass read every column. Kept here, and only here, so the
+benchmark can time today's stage against it in the same process; the stage no longer uses it.
+
+:class:`NumpyDedup` is that stage; :class:`NumpyMinHashDedup` is today's stage with only the
+MinHash swapped back to the numpy product, which tells what rensa itself changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from dataprep.io.readers import ReadBatch, iter_batches
 from dataprep.records import Batch, batch_len
 from dataprep.stages.content import record_problem
 from dataprep.stages.dedup.dedup import Dedup
-from dataprep.stages.dedup.minhash import EMPTY, _hash64, band_keys, ngram_hashes, normalize, token_hashes, words
+from dataprep.stages.dedup.minhash import (
+    EMPTY,
+    Tokens,
+    _hash64,
+    band_keys,
+    ngram_hashes,
+    normalize,
+    token_hashes,
+    tokenize,
+    words,
+)
+from dataprep.stages.dedup.minhash import (
+    exact_keys as tokens_exact_keys,
+)
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
@@ -41,7 +59,14 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int = 5, seed: int = 0) -> np.ndarray:
     """MinHash signatures of word n-grams, one row per text (``uint32``, ``len(texts) x num_perm``)."""
-    combined, owners = ngram_hashes(*token_hashes([words(text) for text in texts]), ngram)
+    hashes, lengths = token_hashes([words(text) for text in texts])
+    return signatures_of(Tokens(hashes, lengths), len(texts), num_perm=num_perm, ngram=ngram, seed=seed)
+
+
+def signatures_of(tokens: Tokens, count: int, *, num_perm: int, ngram: int, seed: int) -> np.ndarray:
+    """The numpy MinHash of ``count`` texts' words."""
+    texts = range(count)
+    combined, owners = ngram_hashes(tokens.hashes, tokens.lengths, ngram)
     shingles = (combined >> _SHIFT32) ^ (combined & _MASK32)
     signatures = np.full((num_perm, len(texts)), EMPTY, dtype=np.uint32)
     if len(shingles):
@@ -68,6 +93,9 @@ def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int 
 class NumpyDedup(Dedup):
     """``dedup`` with its fit pass as it was: numpy MinHash, words split per record, texts normalised twice."""
 
+    def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
+        return iter_batches(inputs, self.batch_size)
+
     def prepare(self, batch: Batch) -> Batch:
         n = batch_len(batch)
         ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
@@ -81,5 +109,26 @@ class NumpyDedup(Dedup):
         if self.config.near:
             cfg = self.config
             signatures = minhash_signatures(texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
+            out["bands"] = band_keys(signatures, self.bands, self.rows)
+        return out
+
+
+class NumpyMinHashDedup(Dedup):
+    """Today's ``dedup`` but for its MinHash: the numpy product instead of rensa."""
+
+    def prepare(self, batch: Batch) -> Batch:
+        n = batch_len(batch)
+        ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
+        texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
+        tokens = tokenize(texts)
+        out: Batch = {
+            "id": [str(x) for x in batch["id"]],
+            "exact": tokens_exact_keys(texts, tokens),
+            "eligible": ok,
+            "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
+        }
+        if self.config.near:
+            cfg = self.config
+            signatures = signatures_of(tokens, n, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
             out["bands"] = band_keys(signatures, self.bands, self.rows)
         return out
