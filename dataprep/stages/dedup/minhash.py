@@ -116,8 +116,10 @@ def exact_keys(texts: Sequence[str], tokens: Tokens | None = None) -> np.ndarray
 
     Equal keys mean equal words in equal order once case, whitespace and punctuation are
     folded (:func:`normalize`). The key is a sum, wrapping at 2**64, of each word's hash times
-    an odd weight for its position, plus a hash of the length: two texts that differ in
-    one word never collide, others with probability about 2**-64.
+    an odd weight for its position, plus a hash of the length, in numpy for the whole batch:
+    two texts of one length that differ in one word cannot collide (an odd weight times a
+    nonzero difference of two word hashes is never 0 modulo 2**64), others with probability
+    about 2**-64.
     """
     hashes, lengths = tokens if tokens is not None else tokenize(texts)
     out = np.empty(len(texts), dtype=np.uint64)
