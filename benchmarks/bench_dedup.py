@@ -46,7 +46,7 @@ from dataprep.stages.dedup.minhash import (
     duplicate_groups,
     exact_keys,
     lsh_params,
-    minhash_signatures,
+    near_keys,
     normalize,
     tokenize,
 )
@@ -161,11 +161,12 @@ def core_labels(texts: list[str], *, numpy: bool = False) -> np.ndarray:
         if numpy:
             exact.append(dedup_numpy.exact_keys(chunk))
             signatures = dedup_numpy.minhash_signatures(chunk, num_perm=NUM_PERM, ngram=NGRAM)
+            keys.append(band_keys(signatures, bands, rows))
         else:
             tokens = tokenize(chunk)
             exact.append(exact_keys(chunk, tokens))
-            signatures = minhash_signatures(chunk, num_perm=NUM_PERM, ngram=NGRAM, tokens=tokens)
-        keys.append(band_keys(signatures, bands, rows))
+            options = {"num_perm": NUM_PERM, "ngram": NGRAM, "seed": 0, "bands": bands, "rows": rows}
+            keys.append(near_keys(chunk, tokens, exact[-1], **options))
     return duplicate_groups(np.concatenate(exact), np.ones(len(texts), dtype=bool), np.concatenate(keys))
 
 

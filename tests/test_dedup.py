@@ -16,6 +16,7 @@ from dataprep.stages.dedup.minhash import (
     exact_keys,
     lsh_params,
     minhash_signatures,
+    near_keys,
     normalize,
     token_hashes,
     tokenize,
@@ -299,3 +300,12 @@ def test_parquet_input_keeps_meta_though_the_fit_pass_does_not_read_it(tmp_path)
         ("near-duplicate", {"n": 2, "dup_group": kept}),
         ("duplicate", {"n": 3, "dup_group": kept}),
     ]
+
+
+def test_near_keys_hash_each_exact_copy_once_and_give_every_copy_its_keys():
+    texts = [essay(i % 5, words=40 + i % 5) for i in range(17)] + ["", "Yes.", "yes!", essay(3).upper()]
+    tokens = tokenize(texts)
+    exact = exact_keys(texts, tokens)
+    keys = near_keys(texts, tokens, exact, num_perm=64, ngram=3, seed=2, bands=8, rows=8)
+    assert np.array_equal(keys, band_keys(minhash_signatures(texts, num_perm=64, ngram=3, seed=2), 8, 8))
+    assert len(np.unique(exact)) == 8 and (keys[17] == 0).all()

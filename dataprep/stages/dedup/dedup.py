@@ -23,14 +23,7 @@ from dataprep.io.readers import ReadBatch, iter_batches
 from dataprep.records import CONTENT_COLUMNS, REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.content import get, record_problem, slots
-from dataprep.stages.dedup.minhash import (
-    band_keys,
-    duplicate_groups,
-    exact_keys,
-    lsh_params,
-    minhash_signatures,
-    tokenize,
-)
+from dataprep.stages.dedup.minhash import duplicate_groups, exact_keys, lsh_params, near_keys, tokenize
 
 #: What the fit pass reads from Parquet: the id and the content compared. ``meta`` (JSON text, often
 #: the widest column) and ``source`` stay unread until the second pass, which writes them out.
@@ -114,18 +107,25 @@ class Dedup(RecordStage):
         ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
         texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
         tokens = tokenize(texts)
+        exact = exact_keys(texts, tokens)
         out: Batch = {
             "id": [str(x) for x in batch["id"]],
-            "exact": exact_keys(texts, tokens),
+            "exact": exact,
             "eligible": ok,
             "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
         }
         if self.config.near:
             cfg = self.config
-            signatures = minhash_signatures(
-                texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed, tokens=tokens
+            out["bands"] = near_keys(
+                texts,
+                tokens,
+                exact,
+                num_perm=cfg.num_perm,
+                ngram=cfg.ngram,
+                seed=self.ctx.seed,
+                bands=self.bands,
+                rows=self.rows,
             )
-            out["bands"] = band_keys(signatures, self.bands, self.rows)
         return out
 
     def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:

@@ -166,6 +166,33 @@ def minhash_signatures(
     return np.frombuffer(packed, dtype=np.uint32).reshape(len(texts), num_perm)
 
 
+def near_keys(
+    texts: Sequence[str],
+    tokens: Tokens,
+    exact: np.ndarray,
+    *,
+    num_perm: int,
+    ngram: int,
+    seed: int,
+    bands: int,
+    rows: int,
+) -> np.ndarray:
+    """The LSH band keys (:func:`band_keys`) of each text's MinHash signature.
+
+    Texts with one exact key (:func:`exact_keys`: the same words in the same order) have one
+    signature, so it is computed once per batch: copies cost nothing of MinHash's time, most
+    of which goes into handing rensa's signatures to Python.
+    """
+    _, first, inverse = np.unique(exact, return_index=True, return_inverse=True)
+    keep = np.zeros(len(texts), dtype=bool)
+    keep[first] = True
+    subset = Tokens(tokens.hashes[np.repeat(keep, tokens.lengths)], tokens.lengths[keep])
+    kept = [texts[i] for i in np.flatnonzero(keep)]
+    signatures = minhash_signatures(kept, num_perm=num_perm, ngram=ngram, seed=seed, tokens=subset)
+    row = (np.cumsum(keep) - 1)[first[inverse.reshape(-1)]]
+    return band_keys(signatures, bands, rows)[row]
+
+
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs above and below ``threshold``."""
     from datasketch.lsh import _optimal_param
