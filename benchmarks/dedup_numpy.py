@@ -128,7 +128,14 @@ class NumpyMinHashDedup(Dedup):
             "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
         }
         if self.config.near:
+            # As near_keys does: one signature per exact key in the batch.
             cfg = self.config
-            signatures = signatures_of(tokens, n, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
-            out["bands"] = band_keys(signatures, self.bands, self.rows)
+            _, first, inverse = np.unique(out["exact"], return_index=True, return_inverse=True)
+            keep = np.zeros(n, dtype=bool)
+            keep[first] = True
+            subset = Tokens(tokens.hashes[np.repeat(keep, tokens.lengths)], tokens.lengths[keep])
+            count = int(keep.sum())
+            signatures = signatures_of(subset, count, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
+            row = (np.cumsum(keep) - 1)[first[inverse.reshape(-1)]]
+            out["bands"] = band_keys(signatures, self.bands, self.rows)[row]
         return out
