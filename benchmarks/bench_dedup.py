@@ -1,12 +1,20 @@
-"""dedup --near against the usual datasketch loop (MinHash per record, MinHashLSH query then insert).
+"""dedup --near: the stage against itself before rensa, and against the usual datasketch loop.
 
-Same short Q&A records for both (about 5% exact and 10% near-duplicates, one word
-changed), same threshold (0.8), permutations (128) and shingles (word 5-grams).
-Two lines: the MinHash + LSH core on texts in memory, and the whole stage
-(Parquet in, Parquet out, rejects written). The duplicates each one finds are
-printed, so a speed-up that found nothing would show. The datasketch loop is slow (about a
-minute at 100k records), so it runs once and both lines share its time; ours run before and
-after it, best of the two.
+Same short Q&A records for every side (about 5% exact and 10% near-duplicates, one word
+changed), same threshold (0.8), permutations (128) and shingles (word 5-grams). Lines:
+
+- the MinHash + LSH core on texts in memory, and the whole stage (Parquet in, Parquet out,
+  rejects written), each against datasketch's MinHash + MinHashLSH query-then-insert loop;
+- the whole stage against the stage as it was before rensa (numpy MinHash, words split per
+  record: ``benchmarks/dedup_numpy.py``), and against itself with only the MinHash swapped back
+  to numpy, on these records and on records four times longer (about 220 words, the length of
+  a chat model's answer), where MinHash's share grows; and, when ``../shared/devdata`` is
+  there, on AlpacaEval's 8,049 real answers (median 178 words with their prompts).
+
+The duplicates each side finds are printed, and the recall and precision on the planted
+near-copies of both our implementations, so a speed-up that found less would show. The
+datasketch loop is slow (about a minute at 100k records), so it runs once and both of its
+lines share its time; ours run before and after it, best of the two.
 
 The 1M-record check is a one-off, not part of ``make bench``:
 
@@ -17,6 +25,7 @@ The 1M-record check is a one-off, not part of ``make bench``:
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import tempfile
@@ -25,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from benchmarks import dedup_numpy
 from benchmarks.common import Result, Side
 from benchmarks.corpus import qa_pair
 from dataprep.io.writers import ParquetShardWriter
@@ -36,30 +46,100 @@ from dataprep.stages.dedup.minhash import (
     duplicate_groups,
     exact_keys,
     lsh_params,
-    minhash_signatures,
+    near_keys,
     normalize,
+    tokenize,
 )
 
 THRESHOLD, NUM_PERM, NGRAM = 0.8, 128, 5
 
 
-def short_records(count: int, seed: int = 0) -> list[tuple[str, str]]:
-    """(question, answer) pairs; some repeat exactly or with one word changed."""
+def planted_records(count: int, seed: int = 0) -> tuple[list[tuple[str, str]], list[int], list[str]]:
+    """(question, answer) pairs, some repeating an earlier one exactly or with one word of the answer
+    changed; for each, the index of the record it copies (-1 for none) and ``exact``, ``near`` or ``""``."""
     rng = random.Random(seed)
     pairs: list[tuple[str, str]] = []
+    sources: list[int] = []
+    kinds: list[str] = []
     for _ in range(count):
         roll = rng.random()
         if pairs and roll < 0.05:
-            pairs.append(rng.choice(pairs))
+            source = rng.randrange(len(pairs))
+            pairs.append(pairs[source])
+            sources.append(source)
+            kinds.append("exact")
         elif pairs and roll < 0.15:
-            question, answer = rng.choice(pairs)
+            source = rng.randrange(len(pairs))
+            question, answer = pairs[source]
             words = answer.split()
             words[rng.randrange(len(words))] = "changed"
             pairs.append((question, " ".join(words)))
+            sources.append(source)
+            kinds.append("near")
         else:
             _, question, answer = qa_pair(rng)
             pairs.append((question, answer))
-    return pairs
+            sources.append(-1)
+            kinds.append("")
+    return pairs, sources, kinds
+
+
+def short_records(count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """(question, answer) pairs; some repeat exactly or with one word changed."""
+    return planted_records(count, seed)[0]
+
+
+def roots(sources: list[int]) -> list[int]:
+    """The original each record descends from (itself when it copies nothing)."""
+    out = list(range(len(sources)))
+    for i, source in enumerate(sources):
+        if source >= 0:
+            out[i] = out[source]
+    return out
+
+
+def longer(pairs: list[tuple[str, str]], sources: list[int], times: int = 4) -> list[tuple[str, str]]:
+    """The same records with answers ``times`` as long: each answer followed by those of the records
+    after its original. A copy gets its original's continuation, so a planted near-copy stays one
+    word away from its source."""
+    answers = [a for _, a in pairs]
+    return [(q, " ".join([a, *answers[r + 1 : r + times]])) for (q, a), r in zip(pairs, roots(sources))]
+
+
+def shingle_set(text: str) -> set[str]:
+    words = normalize(text).split()
+    return {" ".join(words[j : j + NGRAM]) for j in range(max(1, len(words) - NGRAM + 1))}
+
+
+def jaccard(a: str, b: str) -> float:
+    """The exact Jaccard similarity of two texts' word 5-gram sets."""
+    first, second = shingle_set(a), shingle_set(b)
+    return len(first & second) / len(first | second)
+
+
+def planted_scores(labels: np.ndarray, sources: list[int], kinds: list[str], texts: list[str]) -> dict[str, float]:
+    """Recall: the share of planted near-copies grouped with the record they copy (all of them, and
+    those whose 5-gram Jaccard with it is at least the threshold). Precision: the share of records
+    grouped with something whose group holds their original (no unrelated record pulled in)."""
+    root = roots(sources)
+    near = [(i, s) for i, (s, k) in enumerate(zip(sources, kinds)) if k == "near"]
+    found = [labels[i] >= 0 and labels[i] == labels[s] for i, s in near]
+    similar = [f for (i, s), f in zip(near, found) if jaccard(texts[i], texts[s]) >= THRESHOLD]
+    first_root: dict[int, int] = {}
+    right = grouped = 0
+    for i, label in enumerate(labels.tolist()):
+        if label < 0:
+            continue
+        if label not in first_root:
+            first_root[label] = root[i]
+            continue
+        grouped += 1
+        right += first_root[label] == root[i]
+    return {
+        "recall": round(float(sum(found)) / max(len(found), 1), 4),
+        "recall_jaccard_0.8": round(float(sum(similar)) / max(len(similar), 1), 4),
+        "precision": round(right / max(grouped, 1), 4),
+    }
 
 
 def write_parquet(path: Path, pairs: list[tuple[str, str]]) -> Path:
@@ -72,15 +152,31 @@ def write_parquet(path: Path, pairs: list[tuple[str, str]]) -> Path:
     return path
 
 
-def ours_core(texts: list[str]) -> int:
+def core_labels(texts: list[str], *, numpy: bool = False) -> np.ndarray:
+    """The stage's groups, on texts in memory, batch by batch: today's (rensa) or, with ``numpy``, before rensa."""
     bands, rows = lsh_params(THRESHOLD, NUM_PERM)
-    keys = []
+    exact, keys = [], []
     for start in range(0, len(texts), 10_000):
         chunk = texts[start : start + 10_000]
-        keys.append(band_keys(minhash_signatures(chunk, num_perm=NUM_PERM, ngram=NGRAM), bands, rows))
-    labels = duplicate_groups(exact_keys(texts), np.ones(len(texts), dtype=bool), np.concatenate(keys))
+        if numpy:
+            exact.append(dedup_numpy.exact_keys(chunk))
+            signatures = dedup_numpy.minhash_signatures(chunk, num_perm=NUM_PERM, ngram=NGRAM)
+            keys.append(band_keys(signatures, bands, rows))
+        else:
+            tokens = tokenize(chunk)
+            exact.append(exact_keys(chunk, tokens))
+            options = {"num_perm": NUM_PERM, "ngram": NGRAM, "seed": 0, "bands": bands, "rows": rows}
+            keys.append(near_keys(chunk, tokens, exact[-1], **options))
+    return duplicate_groups(np.concatenate(exact), np.ones(len(texts), dtype=bool), np.concatenate(keys))
+
+
+def dropped(labels: np.ndarray) -> int:
     grouped = labels[labels >= 0]
     return len(grouped) - len(np.unique(grouped))
+
+
+def ours_core(texts: list[str]) -> int:
+    return dropped(core_labels(texts))
 
 
 def datasketch_core(texts: list[str]) -> int:
@@ -99,30 +195,89 @@ def datasketch_core(texts: list[str]) -> int:
 
 
 def run(records: int, workdir: Path) -> list[Result]:
-    pairs = short_records(records)
+    pairs, sources, kinds = planted_records(records)
     texts = [f"{q}\n{a}" for q, a in pairs]
     megabytes = sum(len(t.encode()) for t in texts) / 1e6
     path = write_parquet(workdir / "dedup", pairs)
     out = Path(tempfile.mkdtemp(dir=workdir))
 
-    def stage() -> None:
+    def stage(cls: type[Dedup], source: Path) -> None:
         shutil.rmtree(out / "o", ignore_errors=True)
-        Dedup(DedupConfig(near=True), StageContext(quiet=True)).run([path], out / "o")
+        cls(DedupConfig(near=True), StageContext(quiet=True)).run([source], out / "o")
 
     # datasketch takes about a minute at 100k records: it runs once, and both lines share its
-    # time. Ours run once before it and once after, best of the two.
-    core, whole, datasketch = Side(), Side(), Side()
+    # time. Ours run once before it and once after, best of the two; the stage and its
+    # baselines alternate.
+    core, whole, before, numpy_minhash, datasketch = Side(), Side(), Side(), Side(), Side()
     found = {"ours": core.run(lambda: ours_core(texts))}
-    whole.run(stage)
+    whole.run(lambda: stage(Dedup, path))
+    before.run(lambda: stage(dedup_numpy.NumpyDedup, path))
+    numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, path))
     found["datasketch"] = datasketch.run(lambda: datasketch_core(texts))
     core.run(lambda: ours_core(texts))
-    whole.run(stage)
+    whole.run(lambda: stage(Dedup, path))
+    before.run(lambda: stage(dedup_numpy.NumpyDedup, path))
+    numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, path))
     print(f"  duplicates dropped on {records:,} records: {found}")
+    for name, numpy in (("rensa", False), ("numpy, before rensa", True)):
+        scores = planted_scores(core_labels(texts, numpy=numpy), sources, kinds, texts)
+        print(f"  planted near-copies, {name}: {scores}")
+
+    # Records about four times longer (some 220 words), a quarter as many: the same planted copies.
+    quarter = max(records // 4, 1)
+    long_pairs = longer(pairs[:quarter], sources[:quarter])
+    long_megabytes = sum(len(f"{q}\n{a}".encode()) for q, a in long_pairs) / 1e6
+    long_path = write_parquet(workdir / "dedup-long", long_pairs)
+    long_whole, long_before, long_numpy_minhash = Side(), Side(), Side()
+    for _ in range(2):
+        long_whole.run(lambda: stage(Dedup, long_path))
+        long_before.run(lambda: stage(dedup_numpy.NumpyDedup, long_path))
+        long_numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, long_path))
+
     baseline = "datasketch MinHash+LSH"
+    before_rensa = "dedup stage, numpy MinHash"
+    swapped = "same stage, numpy MinHash"
+    long_what, long_count = "stage, ~220-word records", len(long_pairs)
+    real = real_answers(workdir)
+    if real is None:
+        print("  ../shared/devdata/slop/alpaca_eval_dev_outputs.jsonl not found: no line on real answers")
+        extra = []
+    else:
+        real_path, real_count, real_megabytes = real
+        real_whole, real_before, real_numpy_minhash = Side(), Side(), Side()
+        for _ in range(2):
+            real_whole.run(lambda: stage(Dedup, real_path))
+            real_before.run(lambda: stage(dedup_numpy.NumpyDedup, real_path))
+            real_numpy_minhash.run(lambda: stage(dedup_numpy.NumpyMinHashDedup, real_path))
+        real_what = "stage, AlpacaEval answers"
+        extra = [
+            Result.of("dedup", real_what, before_rensa, real_count, real_megabytes, real_whole, real_before),
+            Result.of("dedup", real_what, swapped, real_count, real_megabytes, real_whole, real_numpy_minhash),
+        ]
     return [
-        Result.of("dedup", "minhash+lsh core (numpy)", baseline, records, megabytes, core, datasketch),
+        Result.of("dedup", "minhash+lsh core (rensa)", baseline, records, megabytes, core, datasketch),
         Result.of("dedup", "dedup --near stage", baseline, records, megabytes, whole, datasketch),
+        Result.of("dedup", "dedup --near stage", before_rensa, records, megabytes, whole, before),
+        Result.of("dedup", "dedup --near stage", swapped, records, megabytes, whole, numpy_minhash),
+        Result.of("dedup", long_what, before_rensa, long_count, long_megabytes, long_whole, long_before),
+        Result.of("dedup", long_what, swapped, long_count, long_megabytes, long_whole, long_numpy_minhash),
+        *extra,
     ]
+
+
+def real_answers(workdir: Path) -> tuple[Path, int, float] | None:
+    """AlpacaEval's 8,049 real model answers with their prompts (``../shared/devdata``, read in
+    place, never copied into the repo) as Parquet records; None when the folder is not there."""
+    from benchmarks.slop_quality import devdata_dir
+
+    folder = devdata_dir()
+    source = folder / "slop" / "alpaca_eval_dev_outputs.jsonl" if folder else None
+    if source is None or not source.is_file():
+        return None
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = [(str(r.get("instruction") or ""), str(r.get("output") or "")) for r in rows]
+    megabytes = sum(len(f"{q}\n{a}".encode()) for q, a in pairs) / 1e6
+    return write_parquet(workdir / "dedup-real", pairs), len(pairs), megabytes
 
 
 def main() -> None:

@@ -1,5 +1,9 @@
+import hashlib
 import json
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -7,7 +11,17 @@ from helpers import read_records, read_rejects, read_stats, tree_bytes
 
 from dataprep.records import rows_to_batch
 from dataprep.stages.dedup.dedup import Dedup, DedupConfig
-from dataprep.stages.dedup.minhash import band_keys, exact_keys, lsh_params, minhash_signatures, normalize
+from dataprep.stages.dedup.minhash import (
+    band_keys,
+    exact_keys,
+    lsh_params,
+    minhash_signatures,
+    near_keys,
+    normalize,
+    token_hashes,
+    tokenize,
+    words,
+)
 
 WORDS = "salt pepper garlic onion butter flour oven pan roast simmer boil fry knife sauce dough rice".split()
 
@@ -160,3 +174,138 @@ def test_exact_reasons_do_not_depend_on_the_near_options(tmp_path):
     assert len(next(iter(seen.values()))) == 2
     _, rejects, stats = run(tmp_path, rows, name="longest", near=True, ngram=3, keep="longest")
     assert stats["dropped"] == {"duplicate": 2, "near-duplicate": 1}
+
+
+MIXED = [
+    "How do I avoid JET-LAG?? Shift_your sleep.",
+    "",
+    "   ",
+    "?!",
+    "Café crème, s'il vous plaît: 2 €",
+    "ΟΔΟΣ οδος Straße naïve 東京タワー 123",
+    "tabs\tand\nnew lines\r\nand  runs   of spaces",
+    "emoji 🙂 between words🙂joined",
+    "x",
+]
+
+
+def test_tokenize_splits_and_hashes_as_words_does():
+    """The batch tokenizer (Arrow) gives the very hashes of the per-record one it replaced."""
+    texts = MIXED + [essay(i, words=i % 30) for i in range(20)]
+    fast = tokenize(texts)
+    slow = token_hashes([words(t) for t in texts])
+    assert np.array_equal(fast.lengths, slow[1])
+    assert np.array_equal(fast.hashes, slow[0])
+    assert fast.lengths.tolist()[:4] == [9, 0, 0, 0]  # "shift_your": two words
+
+
+def test_exact_keys_are_equal_exactly_for_equal_normalised_words():
+    texts = ["A b!", "a   B", "b a", "a b c", "!!!", "???", "Café", "CAFÉ.", "", " "]
+    keys = exact_keys(texts)
+    assert keys[0] == keys[1]
+    assert len(set(keys[[0, 2, 3, 4, 5, 6, 8]].tolist())) == 7  # word order counts; no-word texts by their raw text
+    assert keys[6] == keys[7] and keys[8] == keys[9]
+    # A pure function of each text: the same key in any batch.
+    assert exact_keys(texts[2:5]).tolist() == keys[2:5].tolist()
+
+
+def _signature_digest(texts, **options):
+    return hashlib.sha256(minhash_signatures(texts, **options).tobytes()).hexdigest()
+
+
+_SIGNATURE_SCRIPT = """
+import hashlib, json, sys
+from dataprep.stages.dedup.minhash import minhash_signatures
+texts = json.loads(sys.stdin.read())
+print(hashlib.sha256(minhash_signatures(texts, num_perm=64, ngram=3, seed=7).tobytes()).hexdigest())
+"""
+
+
+def test_signatures_do_not_depend_on_the_process_hash_seed_threads_or_cpu_kernel():
+    """A Ray worker computes the same signatures as the driver: rensa is seeded, words are hashed with
+    BLAKE2b (not Python's salted hash), and rensa's threads and SIMD kernels agree."""
+    texts = MIXED + [essay(i) for i in range(300)]
+    here = _signature_digest(texts, num_perm=64, ngram=3, seed=7)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for env in (
+        {"PYTHONHASHSEED": "1"},
+        {"PYTHONHASHSEED": "2", "RAYON_NUM_THREADS": "1", "RENSA_FORCE_KERNEL": "scalar"},
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", _SIGNATURE_SCRIPT],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": root, **env},
+            check=True,
+        )
+        assert done.stdout.strip() == here, env
+    assert _signature_digest(texts, num_perm=64, ngram=3, seed=8) != here
+
+
+def test_output_does_not_depend_on_the_batch_size(tmp_path):
+    base = [essay(i) for i in range(12)]
+    rows = [{"text": t} for t in base]
+    rows += [{"text": t.replace(t.split()[50], "changed", 1)} for t in base[:6]]  # near copies
+    rows += [{"text": t.upper()} for t in base[6:9]]  # exact copies
+    src = write(tmp_path, rows)
+    seen = []
+    for size in (10_000, 7, 1):
+        stage = Dedup(DedupConfig(near=True))
+        stage.batch_size = size
+        stage.run([src], tmp_path / f"b{size}")
+        seen.append((read_records(tmp_path / f"b{size}"), read_rejects(tmp_path / f"b{size}")))
+    assert seen[0] == seen[1] == seen[2]
+    assert [r["reason"] for r in seen[0][1]].count("near-duplicate") == 6
+
+
+def test_recall_and_precision_on_planted_near_copies(tmp_path):
+    """Copies with one word in 200 changed (5-gram Jaccard about 0.95) are all found; copies with a
+    third of their words changed (Jaccard about 0.1-0.2) and unrelated essays are never grouped."""
+    rng = random.Random(5)
+    originals = [essay(100 + i) for i in range(40)]
+    rows, planted = [], {}
+    for i, text in enumerate(originals):
+        rows.append({"id": f"o{i}", "text": text})
+    for i, text in enumerate(originals[:30]):
+        tokens = text.split()
+        tokens[rng.randrange(len(tokens))] = "changed"
+        rows.append({"id": f"near{i}", "text": " ".join(tokens)})
+        planted[f"near{i}"] = f"o{i}"
+    for i, text in enumerate(originals[30:]):
+        tokens = [w if rng.random() < 0.66 else "other" for w in text.split()]
+        rows.append({"id": f"far{i}", "text": " ".join(tokens)})
+    records, rejects, _ = run(tmp_path, rows, near=True)
+    group_of = {r["record"]["id"]: r["record"]["meta"]["dup_group"] for r in rejects}
+    found = sum(group_of.get(copy) == source for copy, source in planted.items())
+    assert found == len(planted)  # recall 1.0
+    assert set(group_of) == set(planted)  # precision 1.0: nothing else grouped
+    assert len(records) == len(rows) - len(planted)
+
+
+def test_parquet_input_keeps_meta_though_the_fit_pass_does_not_read_it(tmp_path):
+    from dataprep.io.writers import ParquetShardWriter
+    from dataprep.records import new_record
+
+    base = essay(9)
+    texts = [base, essay(10), base.replace(base.split()[7], "changed", 1), base.upper()]
+    writer = ParquetShardWriter(tmp_path / "in")
+    writer.write(rows_to_batch([new_record("src", text=t, meta={"n": i}) for i, t in enumerate(texts)]))
+    writer.close()
+    Dedup(DedupConfig(near=True)).run([tmp_path / "in"], tmp_path / "out")
+    records, rejects = read_records(tmp_path / "out"), read_rejects(tmp_path / "out")
+    kept = records[0]["id"]
+    assert [r["meta"] for r in records] == [{"n": 0, "dup_group": kept}, {"n": 1}]
+    assert [(r["reason"], r["record"]["meta"]) for r in rejects] == [
+        ("near-duplicate", {"n": 2, "dup_group": kept}),
+        ("duplicate", {"n": 3, "dup_group": kept}),
+    ]
+
+
+def test_near_keys_hash_each_exact_copy_once_and_give_every_copy_its_keys():
+    texts = [essay(i % 5, words=40 + i % 5) for i in range(17)] + ["", "Yes.", "yes!", essay(3).upper()]
+    tokens = tokenize(texts)
+    exact = exact_keys(texts, tokens)
+    keys = near_keys(texts, tokens, exact, num_perm=64, ngram=3, seed=2, bands=8, rows=8)
+    assert np.array_equal(keys, band_keys(minhash_signatures(texts, num_perm=64, ngram=3, seed=2), 8, 8))
+    assert len(np.unique(exact)) == 8 and (keys[17] == 0).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,11 +125,17 @@ def open_parquet(path: Path) -> pq.ParquetFile:
         ) from exc
 
 
-def iter_batches(specs: Iterable[str | Path], batch_size: int = 1000) -> Iterator[ReadBatch]:
-    """Stream records from JSONL and Parquet inputs as column-oriented batches."""
+def iter_batches(
+    specs: Iterable[str | Path], batch_size: int = 1000, columns: Sequence[str] | None = None
+) -> Iterator[ReadBatch]:
+    """Stream records from JSONL and Parquet inputs as column-oriented batches.
+
+    ``columns``: the only columns read from Parquet (the other core columns come back as
+    None); JSONL records are always whole.
+    """
     for path in record_files(specs):
         if path.name.endswith(".parquet"):
-            yield from _iter_parquet(path, batch_size)
+            yield from _iter_parquet(path, batch_size, columns)
         else:
             yield from _iter_jsonl(path, batch_size)
 
@@ -144,10 +150,11 @@ def _check_core_types(path: Path, schema: pa.Schema) -> None:
             )
 
 
-def _iter_parquet(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+def _iter_parquet(path: Path, batch_size: int, columns: Sequence[str] | None = None) -> Iterator[ReadBatch]:
     handle = open_parquet(path)
     _check_core_types(path, handle.schema_arrow)
-    batches = handle.iter_batches(batch_size=batch_size)
+    wanted = None if columns is None else [name for name in columns if name in handle.schema_arrow.names]
+    batches = handle.iter_batches(batch_size=batch_size, columns=wanted)
     while True:
         try:
             record_batch = next(batches, None)

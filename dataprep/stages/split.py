@@ -39,7 +39,7 @@ from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats
 from dataprep.stages.content import record_problem
 from dataprep.stages.dedup.dedup import DedupConfig, content_text
-from dataprep.stages.dedup.minhash import band_keys, duplicate_groups, exact_keys, lsh_params, minhash_signatures
+from dataprep.stages.dedup.minhash import duplicate_groups, exact_keys, lsh_params, near_keys, tokenize
 
 SPLITS = ("train", "val", "test")
 _SCALE = float(1 << 64)
@@ -260,10 +260,11 @@ class Split(RecordStage):
             texts = [content_text(batch, i) if ok[i] else "" for i in range(n)]
             cfg = self.config
             bands, rows = lsh_params(cfg.leakage_threshold, _dedup_default("num_perm"))
-            signatures = minhash_signatures(
-                texts, num_perm=_dedup_default("num_perm"), ngram=cfg.leakage_ngram, seed=self.ctx.seed
-            )
-            out.update(exact=exact_keys(texts), eligible=ok, bands=band_keys(signatures, bands, rows))
+            tokens = tokenize(texts)
+            exact = exact_keys(texts, tokens)
+            options = {"num_perm": _dedup_default("num_perm"), "ngram": cfg.leakage_ngram, "seed": self.ctx.seed}
+            keys = near_keys(texts, tokens, exact, **options, bands=bands, rows=rows)
+            out.update(exact=exact, eligible=ok, bands=keys)
         return out
 
     def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:

@@ -19,20 +19,26 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
+from dataprep.io.readers import ReadBatch, iter_batches
+from dataprep.records import CONTENT_COLUMNS, REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.content import get, record_problem, slots
-from dataprep.stages.dedup.minhash import (
-    band_keys,
-    duplicate_groups,
-    exact_keys,
-    lsh_params,
-    minhash_signatures,
-)
+from dataprep.stages.dedup.minhash import duplicate_groups, exact_keys, lsh_params, near_keys, tokenize
+
+#: What the fit pass reads from Parquet: the id and the content compared. ``meta`` (JSON text, often
+#: the widest column) and ``source`` stay unread until the second pass, which writes them out.
+FIT_COLUMNS = ("id", *CONTENT_COLUMNS)
 
 
 def content_text(batch: Batch, i: int, *, prompts: bool = True) -> str:
     """The string row ``i`` is compared on (prompts too, unless not asked); fields are kept apart by a newline."""
+    if not batch["messages"][i]:
+        # The two common shapes without building slots (this runs for every record).
+        prompt, answer = batch["input"][i], batch["output"][i]
+        if type(prompt) is str and type(answer) is str:
+            return f"{prompt}\n{answer}" if prompts else answer
+        if prompt is None and answer is None and type(batch["text"][i]) is str:
+            return batch["text"][i]
     return "\n".join(get(batch, i, slot) for slot in slots(batch, i, prompts=prompts))
 
 
@@ -78,26 +84,48 @@ class Dedup(RecordStage):
         self._exact_rep = np.zeros(0, dtype=np.int64)
         self._kept_of: dict[int, int] = {}
         self._ids: list[str] = []
+        self._fitting = False
 
     def content(self, batch: Batch, i: int) -> str:
         """The string two records are compared on."""
         return content_text(batch, i, prompts=self.config.compare == "all")
+
+    def fit(self, inputs: list[Path | str]) -> None:
+        self._fitting = True
+        try:
+            super().fit(inputs)
+        finally:
+            self._fitting = False
+
+    def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
+        """All of each record, except in the fit pass, which reads from Parquet only :data:`FIT_COLUMNS`."""
+        return iter_batches(inputs, self.batch_size, FIT_COLUMNS if self._fitting else None)
 
     def prepare(self, batch: Batch) -> Batch:
         """Per batch (a pure function, so it can run on workers): exact keys and LSH band keys."""
         n = batch_len(batch)
         ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
         texts = [self.content(batch, i) if ok[i] else "" for i in range(n)]
+        tokens = tokenize(texts)
+        exact = exact_keys(texts, tokens)
         out: Batch = {
             "id": [str(x) for x in batch["id"]],
-            "exact": exact_keys(texts),
+            "exact": exact,
             "eligible": ok,
             "length": np.fromiter((len(t) for t in texts), dtype=np.int64, count=n),
         }
         if self.config.near:
             cfg = self.config
-            signatures = minhash_signatures(texts, num_perm=cfg.num_perm, ngram=cfg.ngram, seed=self.ctx.seed)
-            out["bands"] = band_keys(signatures, self.bands, self.rows)
+            out["bands"] = near_keys(
+                texts,
+                tokens,
+                exact,
+                num_perm=cfg.num_perm,
+                ngram=cfg.ngram,
+                seed=self.ctx.seed,
+                bands=self.bands,
+                rows=self.rows,
+            )
         return out
 
     def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:

@@ -1,35 +1,38 @@
-"""Exact keys, MinHash signatures and LSH banding in numpy, for ``dedup``.
+"""Exact keys, MinHash signatures (rensa) and LSH banding, for ``dedup`` and ``split --leakage``.
 
-Kept in two kinds of step so the work can be spread later (ray ``map_batches``):
+Kept in two kinds of step so the work can be spread (ray ``map_batches``):
 
-- per batch, pure functions of their arguments: :func:`normalize`, :func:`exact_keys`,
+- per batch, pure functions of their arguments: :func:`tokenize`, :func:`exact_keys`,
   :func:`minhash_signatures`, :func:`band_keys`;
 - global, over the keys of every record: :func:`duplicate_groups`.
 
-A signature is the minimum, over a record's word n-grams, of ``num_perm``
-multiply-shift hashes (Dietzfelbinger et al.) of each n-gram's 32-bit hash. It is
-one matrix product per batch rather than a Python loop per record, which is why
-it is used instead of ``datasketch.MinHash`` (see benchmarks/bench_dedup.py).
-The bands and rows per band come from datasketch's own optimiser, so a threshold
-means what it means in ``datasketch.MinHashLSH``.
+A batch is tokenized once, without a Python object per word: each text is folded to
+lower-case words separated by spaces (``bytes.translate`` for ASCII text, a regex
+otherwise), Arrow splits the whole batch and numbers its distinct words, and only
+those are hashed (BLAKE2b, so a word hashes the same in every process and on every
+worker, whatever ``PYTHONHASHSEED``). Word n-grams are then hashed in numpy, and
+the MinHash signatures come from ``rensa``'s R-MinHash over those 64-bit shingle
+hashes (``RMinHash.digest_matrix_from_flat_token_hashes``: seeded, the same on every
+CPU kernel and thread count). The bands and rows per band come from datasketch's own
+optimiser, so a threshold means what it means in ``datasketch.MinHashLSH``.
 """
 
 from __future__ import annotations
 
+import array
 import hashlib
 import itertools
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 _WORDS = re.compile(r"[^\W_]+")
-_MASK32 = np.uint64(0xFFFFFFFF)
-_SHIFT32 = np.uint64(32)
 #: Signature value of a record without a single word; such records are never grouped by LSH.
 EMPTY = np.uint32(0xFFFFFFFF)
-#: Shingles hashed per matrix block; bounds the temporary (block x num_perm x 8 bytes).
-_BLOCK = 1024
+#: The array.array type code of a 32-bit unsigned int on this platform.
+_U32 = next(code for code in "IL" if array.array(code).itemsize == 4)
 
 
 #: ASCII letters and digits lower-cased, everything else a space: a bytes.translate table,
@@ -53,13 +56,141 @@ def _hash64(data: str) -> int:
     return int.from_bytes(hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
-def exact_keys(texts: Sequence[str]) -> np.ndarray:
-    """A 64-bit hash of each normalised text (of the raw text where nothing is left)."""
+def _hash64_bytes(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+class Tokens(NamedTuple):
+    """The words of a batch of texts: a 64-bit hash per word, flat, and the number of words per text."""
+
+    hashes: np.ndarray
+    lengths: np.ndarray
+
+
+def _folded(text: str) -> bytes:
+    """``text``'s words, lower case, separated by one or more spaces (UTF-8)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_WORDS)
+    return " ".join(_WORDS.findall(text.lower())).encode("utf-8", "surrogatepass")
+
+
+def tokenize(texts: Sequence[str]) -> Tokens:
+    """Every word of every text (as :func:`words` splits them), hashed as :func:`token_hashes` does.
+
+    The same hashes as ``token_hashes([words(t) for t in texts])``, about four times faster:
+    Arrow splits the batch and numbers its distinct words in C, and only those are hashed.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    folded = [_folded(text) for text in texts]
+    offsets = np.zeros(len(folded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, folded), dtype=np.int64, count=len(folded)), out=offsets[1:])
+    joined = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(folded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(folded))]
+    )
+    pieces = pc.split_pattern(joined, b" ")
+    owner = pc.list_parent_indices(pieces).to_numpy()
+    encoded = pc.dictionary_encode(pc.list_flatten(pieces))
+    vocab = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy()
+    # Runs of spaces leave empty pieces: they are not words.
+    hashes = np.fromiter((_hash64_bytes(w) for w in vocab), dtype=np.uint64, count=len(vocab))
+    if b"" in vocab:
+        keep = codes != vocab.index(b"")
+        codes, owner = codes[keep], owner[keep]
+    return Tokens(hashes[codes], np.bincount(owner, minlength=len(texts)).astype(np.int64))
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, element-wise: every output bit depends on every input bit."""
+    x = x.copy()
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint64(33)
+        x *= np.uint64(0xFF51AFD7ED558CCD)
+        x ^= x >> np.uint64(33)
+        x *= np.uint64(0xC4CEB9FE1A85EC53)
+        x ^= x >> np.uint64(33)
+    return x
+
+
+def exact_keys(texts: Sequence[str], tokens: Tokens | None = None) -> np.ndarray:
+    """A 64-bit key of each text's normalised word sequence (of the raw text where it has no words).
+
+    Equal keys mean equal words in equal order once case, whitespace and punctuation are
+    folded (:func:`normalize`). The key is a sum, wrapping at 2**64, of each word's hash times
+    an odd weight for its position, plus a hash of the length, in numpy for the whole batch:
+    two texts of one length that differ in one word cannot collide (an odd weight times a
+    nonzero difference of two word hashes is never 0 modulo 2**64), others with probability
+    about 2**-64.
+    """
+    hashes, lengths = tokens if tokens is not None else tokenize(texts)
     out = np.empty(len(texts), dtype=np.uint64)
-    for i, text in enumerate(texts):
-        norm = normalize(text)
-        out[i] = _hash64(norm if norm else "\x00" + text.strip())
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    position = np.arange(len(hashes), dtype=np.int64) - np.repeat(starts, lengths)
+    weights = _mix64(position.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        terms = hashes * weights
+    worded = lengths > 0
+    out[:] = _mix64(lengths.astype(np.uint64))
+    if len(terms):
+        with np.errstate(over="ignore"):
+            out[worded] += np.add.reduceat(terms, starts[worded])
+    for i in np.flatnonzero(~worded):
+        out[i] = _hash64("\x00" + texts[i].strip())
     return out
+
+
+def minhash_signatures(
+    texts: Sequence[str], *, num_perm: int = 128, ngram: int = 5, seed: int = 0, tokens: Tokens | None = None
+) -> np.ndarray:
+    """MinHash signatures of word n-grams, one row per text (``uint32``, ``len(texts) x num_perm``).
+
+    rensa's R-MinHash over each text's set of n-gram hashes. A pure function of its
+    arguments: any batch split, process, thread count or CPU gives the same rows. A text
+    with fewer than ``ngram`` words is one shingle; a text without words is all :data:`EMPTY`.
+    """
+    from rensa import RMinHash
+
+    hashes, lengths = tokens if tokens is not None else tokenize(texts)
+    shingles, owners = ngram_hashes(hashes, lengths, ngram)
+    offsets = np.zeros(len(texts) + 1, dtype=np.uint64)
+    np.cumsum(np.bincount(owners, minlength=len(texts)), out=offsets[1:])
+    # The weighted sums that make n-gram hashes are linear; rensa takes prehashed tokens as
+    # they are, so they are mixed first.
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(_mix64(shingles), offsets, num_perm, seed)
+    # rensa hands the matrix over only as lists of ints; an array.array packs them in C, faster
+    # than numpy's conversion of nested lists.
+    packed = array.array(_U32, itertools.chain.from_iterable(matrix.to_rows()))
+    return np.frombuffer(packed, dtype=np.uint32).reshape(len(texts), num_perm)
+
+
+def near_keys(
+    texts: Sequence[str],
+    tokens: Tokens,
+    exact: np.ndarray,
+    *,
+    num_perm: int,
+    ngram: int,
+    seed: int,
+    bands: int,
+    rows: int,
+) -> np.ndarray:
+    """The LSH band keys (:func:`band_keys`) of each text's MinHash signature.
+
+    Texts with one exact key (:func:`exact_keys`: the same words in the same order) have one
+    signature, so it is computed once per batch: copies cost nothing of MinHash's time, most
+    of which goes into handing rensa's signatures to Python.
+    """
+    _, first, inverse = np.unique(exact, return_index=True, return_inverse=True)
+    keep = np.zeros(len(texts), dtype=bool)
+    keep[first] = True
+    subset = Tokens(tokens.hashes[np.repeat(keep, tokens.lengths)], tokens.lengths[keep])
+    kept = [texts[i] for i in np.flatnonzero(keep)]
+    signatures = minhash_signatures(kept, num_perm=num_perm, ngram=ngram, seed=seed, tokens=subset)
+    row = (np.cumsum(keep) - 1)[first[inverse.reshape(-1)]]
+    return band_keys(signatures, bands, rows)[row]
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
@@ -67,43 +198,6 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     from datasketch.lsh import _optimal_param
 
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
-
-
-def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
-    return a, b
-
-
-def minhash_signatures(texts: Sequence[str], *, num_perm: int = 128, ngram: int = 5, seed: int = 0) -> np.ndarray:
-    """MinHash signatures of word n-grams, one row per text (``uint32``, ``len(texts) x num_perm``).
-
-    A pure function of its arguments: any batch split gives the same rows. A text
-    with fewer than ``ngram`` words is one shingle; a text without words is all :data:`EMPTY`.
-    """
-    shingles, owners = _shingles(*token_hashes([words(text) for text in texts]), ngram)
-    signatures = np.full((num_perm, len(texts)), EMPTY, dtype=np.uint32)
-    if len(shingles):
-        a, b = _permutations(num_perm, seed)
-        counts = np.bincount(owners, minlength=len(texts))
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        record = 0
-        while record < len(texts):
-            # Blocks of whole records, so each record's minimum comes out of one block;
-            # permutations x shingles, so the minimum runs along contiguous rows.
-            stop = max(int(np.searchsorted(bounds, bounds[record] + _BLOCK, side="right")) - 1, record + 1)
-            lo, hi = bounds[record], bounds[stop]
-            present = np.nonzero(counts[record:stop])[0]
-            if len(present):
-                with np.errstate(over="ignore"):
-                    hashed = np.multiply.outer(a, shingles[lo:hi])
-                    hashed += b[:, None]
-                    hashed >>= _SHIFT32
-                starts = bounds[record:stop][present] - lo
-                signatures[:, record + present] = np.minimum.reduceat(hashed, starts, axis=1)
-            record = stop
-    return np.ascontiguousarray(signatures.T)
 
 
 def token_hashes(tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -159,12 +253,6 @@ def ngram_hashes(
                     inside = index < ends[alone]
                     combined[alone[inside]] += token_hash[index[inside]] * weights[j]
     return combined[valid], owner[valid]
-
-
-def _shingles(token_hash: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit hashes of every word n-gram (as uint64) and the record each belongs to, in order."""
-    combined, owners = ngram_hashes(token_hash, lengths, n)
-    return (combined >> _SHIFT32) ^ (combined & _MASK32), owners
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
