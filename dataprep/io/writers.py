@@ -69,7 +69,12 @@ class ParquetShardWriter:
     def write(self, batch: Batch) -> None:
         if not batch or not batch.get("id"):
             return
-        table = batch_to_table(batch, self.schema)
+        self.write_table(batch_to_table(batch, self.schema))
+
+    def write_table(self, table: pa.Table) -> None:
+        """Write records already in Arrow form (the columns ``batch_to_table`` makes)."""
+        if not table.num_rows:
+            return
         if self.schema is None:
             self.schema = table.schema
         elif not table.schema.equals(self.schema, check_metadata=True):
