@@ -724,7 +724,7 @@ class _Batches:
         self.rows: list[dict[str, Any]] = []
         self.pending = 0
         self.written = 0
-        self._queue: queue.Queue[list[pa.Table] | None] = queue.Queue(maxsize=4)
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
         self._failed: list[BaseException] = []
         self._thread: threading.Thread | None = None
 
@@ -751,22 +751,18 @@ class _Batches:
         if not self.tables:
             return
         table = pa.concat_tables(self.tables) if len(self.tables) > 1 else self.tables[0]
-        pieces = []
-        start = 0
-        while table.num_rows - start >= self.size or (final and start < table.num_rows):
-            piece = table.slice(start, self.size).combine_chunks()
-            pieces.append(piece)
-            start += piece.num_rows
-        rest = table.slice(start)
+        # Whole row groups only (all that is left, at the end): one call writes them all, each of
+        # ``size`` rows, so the writer thread takes the GIL once per call, not once per group.
+        whole = table.num_rows if final else table.num_rows - table.num_rows % self.size
+        rest = table.slice(whole)
         self.tables = [rest] if rest.num_rows else []
         self.pending = rest.num_rows
-        if pieces:
-            self._send(pieces)
-            written = sum(piece.num_rows for piece in pieces)
-            self.stats.records_out += written
-            self.written += written
+        if whole:
+            self._send(table.slice(0, whole))
+            self.stats.records_out += whole
+            self.written += whole
 
-    def _send(self, pieces: list[pa.Table] | None) -> None:
+    def _send(self, table: pa.Table) -> None:
         if self._thread is None:
             writer = self.output.records  # made here, on this thread
             self._thread = threading.Thread(target=self._drain, args=(writer,), name="extract-csv-writer")
@@ -775,18 +771,17 @@ class _Batches:
             if self._failed:
                 raise self._failed[0]
             try:
-                self._queue.put(pieces, timeout=0.1)
+                self._queue.put(table, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
     def _drain(self, writer: Any) -> None:
-        while (pieces := self._queue.get()) is not None:
+        while (table := self._queue.get()) is not None:
             if self._failed:
                 continue
             try:
-                for piece in pieces:
-                    writer.write_table(piece)
+                writer.write_table(table, row_group_size=self.size)
             except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
                 self._failed.append(exc)
 

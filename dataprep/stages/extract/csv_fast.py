@@ -343,7 +343,10 @@ def hex_ids(parts: list[Any]) -> pa.Array:
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4).tolist()
     data = data_buffer.to_pybytes() if data_buffer is not None else b""
     blake2b = hashlib.blake2b
-    return pa.array([blake2b(data[a:b], digest_size=8).hexdigest() for a, b in zip(offsets, offsets[1:])], pa.string())
+    digests = b"".join([blake2b(data[a:b], digest_size=8).digest() for a, b in zip(offsets, offsets[1:])])
+    # Each id is 16 hex digits: one string of them all, cut every 16 characters.
+    hex_offsets = np.arange(0, 16 * (len(joined) + 1), 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(joined), pa.py_buffer(hex_offsets), pa.py_buffer(digests.hex().encode()))
 
 
 def row_values(table: pa.Table, row: int) -> list[str]:
