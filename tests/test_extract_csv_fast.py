@@ -27,6 +27,7 @@ FIXTURES = {
     "lone-cr-line-ends": (b'q,a\rone,two\r"three\rfour",five\r\rsix,seven', QA),
     "bom": ("\ufeffq,a\nA?,B.\n".encode(), QA),
     "bom-inside": ("q,a\nA?,B.\n\ufeffC?,D.\nE?,F.\n".encode(), QA),
+    "bom-after-ragged": ("q,a\nA?,B.\nragged\n\ufeffC?,D.\nE?,F.\n".encode(), QA),
     "cp1252": ("q,a\nTea?,£3 – cheap\n".encode("cp1252"), QA),
     "latin1": (b"q,a\nabc\x81def?,yes\n", QA),
     "utf16": ("q,a\nWhat?,Ça va.\n".encode("utf-16"), QA),
@@ -196,7 +197,26 @@ def test_many_files_share_row_groups_as_the_careful_path_does(tmp_path, write_by
     assert outs[0] == outs[1]
 
 
-TOKENS = ["a", "b c", "é", "\u3000", ",", ",", '"', '""', '","', "\n", "\r\n", "\r", '\\"', " ", "\x00", "NULL", ";"]
+TOKENS = [
+    "a",
+    "b c",
+    "é",
+    "\u3000",
+    "\ufeff",
+    ",",
+    ",",
+    '"',
+    '""',
+    '","',
+    "\n",
+    "\r\n",
+    "\r",
+    '\\"',
+    " ",
+    "\x00",
+    "NULL",
+    ";",
+]
 
 
 def messy_file(rng):

@@ -318,9 +318,9 @@ class ExtractCsv(SourceStage):
             stopped = yield from self._table_rows(file, buffer, table, data, begin, line0, None, 0)
         else:
             recs = fast.records(data, 0, len(data), file.byte)
-            odd = recs.fields != width
-            if len(odd) and recs.starts[0] == 0 and data.startswith(fast.UTF8_BOM):
-                odd[0] = True  # Arrow would drop a byte-order mark at the start of what it reads
+            # Arrow would drop a byte-order mark at the start of what it reads: such a record (the
+            # first of a run) goes careful.
+            odd = (recs.fields != width) | fast.starts_with_bom(data, recs.starts)
             if not odd.any() or odd.sum() * 4 > len(odd):
                 # Mostly broken rows (or Arrow refused it for another reason): all careful.
                 yield from self._segment(file, buffer, begin, end, line0, "ragged" if odd.any() else "arrow")

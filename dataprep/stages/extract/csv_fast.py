@@ -254,6 +254,16 @@ def records(data: bytes, begin: int, end: int, delimiter: int) -> Records:
     return Records(starts, ends, fields, lines_before)
 
 
+def starts_with_bom(data: bytes, starts: np.ndarray) -> np.ndarray:
+    """Which of the records starting at ``starts`` begin with a UTF-8 byte-order mark."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    found = np.ones(len(starts), dtype=bool)
+    for i, byte in enumerate(UTF8_BOM):
+        at = starts + i
+        found &= (at < len(arr)) & (arr[np.minimum(at, len(arr) - 1)] == byte)
+    return found
+
+
 def parse(data: bytes, width: int, delimiter: str, check_utf8: bool) -> pa.Table | None:
     """Arrow's reading of a stretch as ``width`` text columns, or None when it refuses it."""
     names = [f"f{i}" for i in range(width)]
