@@ -479,7 +479,8 @@ class ExtractCsv(SourceStage):
                 text = rendered
         numbers = pc.cast(pa.array(kept + (r0 + 1)), pa.string())
         sources = fast.concat([f"{file.path}#row=", numbers])
-        content = [text] if text is not None else [inputs, "\x1f", outputs]
+        # The content key (records.content_key): the text, or input and output joined by \x1f.
+        content = text if text is not None else pc.binary_join_element_wise(inputs, outputs, "\x1f")
         meta_keys = sorted(dict.fromkeys(file.meta_cols))
         if meta_keys:
             parts: list[Any] = []
@@ -492,7 +493,7 @@ class ExtractCsv(SourceStage):
         strings = pa.string()
         out = pa.Table.from_arrays(
             [
-                fast.hex_ids([sources, "\0", *content]),
+                fast.hex_ids(sources, content),
                 text if text is not None else pa.nulls(size, strings),
                 inputs if inputs is not None else pa.nulls(size, strings),
                 outputs if outputs is not None else pa.nulls(size, strings),

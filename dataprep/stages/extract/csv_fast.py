@@ -308,13 +308,14 @@ def missing(column: pa.ChunkedArray, na: set[str]) -> dict[int, str]:
     """Rows whose cell is empty after ``str.strip()`` or a missing-value marker: row -> stripped."""
     # utf8_trim with str.isspace's characters is str.strip().
     stripped = pc.utf8_trim(column, characters=PY_WHITESPACE)
-    flags = pc.equal(pc.binary_length(stripped), 0)
-    if na:
-        flags = pc.or_(flags, pc.is_in(stripped, value_set=pa.array(sorted(na), pa.string())))
-    rows = np.flatnonzero(flags.to_numpy(zero_copy_only=False))
+    longest = max((len(v.encode("utf-8")) for v in na), default=0)
+    # Only a cell that strips to at most the longest marker's length can be one (or empty).
+    short = pc.less_equal(pc.binary_length(stripped), longest).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(short)
     if not len(rows):
         return {}
-    return dict(zip(rows.tolist(), stripped.take(pa.array(rows)).to_pylist()))
+    values = stripped.take(pa.array(rows)).to_pylist()
+    return {row: value for row, value in zip(rows.tolist(), values) if not value or value in na}
 
 
 def json_strings(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -341,19 +342,24 @@ def concat(parts: list[Any]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def hex_ids(parts: list[Any]) -> pa.Array:
-    """``dataprep.records.make_id`` for each row: blake2b of its source, a NUL and its content key,
-    given as the ``parts`` that joined end to end make those bytes."""
+def hex_ids(sources: pa.Array, content: pa.Array) -> pa.Array:
+    """``dataprep.records.make_id`` for each row: blake2b of its source, a NUL and its content key."""
     import hashlib
 
-    joined = pc.binary_join_element_wise(*parts, "")
+    joined = pc.binary_join_element_wise(sources, content, "\0")
     if isinstance(joined, pa.ChunkedArray):
         joined = joined.combine_chunks()
     _, offsets_buffer, data_buffer = joined.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4).tolist()
     data = data_buffer.to_pybytes() if data_buffer is not None else b""
-    blake2b = hashlib.blake2b
-    digests = b"".join([blake2b(data[a:b], digest_size=8).digest() for a, b in zip(offsets, offsets[1:])])
+    # Copying a keyed-up hash is cheaper than making one with its options each time.
+    blank = hashlib.blake2b(digest_size=8)
+    digests = []
+    for a, b in zip(offsets, offsets[1:]):
+        hashed = blank.copy()
+        hashed.update(data[a:b])
+        digests.append(hashed.digest())
+    digests = b"".join(digests)
     # Each id is 16 hex digits: one string of them all, cut every 16 characters.
     hex_offsets = np.arange(0, 16 * (len(joined) + 1), 16, dtype=np.int32)
     return pa.StringArray.from_buffers(len(joined), pa.py_buffer(hex_offsets), pa.py_buffer(digests.hex().encode()))
