@@ -222,12 +222,14 @@ def line_ends(arr: np.ndarray) -> np.ndarray:
 
 def count_lines(data: bytes, begin: int, end: int) -> int:
     """Lines as ``TextIOWrapper(newline="")`` counts them in ``data[begin:end]``."""
-    lines = data.count(b"\n", begin, end)
+    if end <= begin:
+        return 0
+    arr = np.frombuffer(data, dtype=np.uint8, count=end - begin, offset=begin)
+    lines = int(np.count_nonzero(arr == LF))
     if data.find(b"\r", begin, end) >= 0:
-        arr = np.frombuffer(data, dtype=np.uint8, count=end - begin, offset=begin)
         cr = np.flatnonzero(arr == CR)
         lines += int(np.count_nonzero((cr + 1 >= len(arr)) | (arr[np.minimum(cr + 1, len(arr) - 1)] != LF)))
-    if end > begin and data[end - 1] not in b"\r\n":
+    if arr[-1] != LF and arr[-1] != CR:
         lines += 1
     return lines
 
