@@ -164,6 +164,11 @@ def test_a_field_past_the_csv_modules_limit_is_read_carefully(tmp_path, write_by
         path = write_bytes("long.csv", data)
         shards, rejects, stats = assert_same(tmp_path, path, **QA)
         assert stats["dropped"]["unparseable-row"] == 2  # the rest of the quoted one is read as rows
+        # A long field in a row of the wrong width (which Arrow leaves out) among good rows.
+        rows = b"".join(b"q%d,a%d,c\n" % (i, i) for i in range(30))
+        data = b"q,a,c\n" + rows + b'long,"' + long + b'\nx,y,z\n"\n' + rows
+        shards, rejects, stats = assert_same(tmp_path, write_bytes("ragged.csv", data), **QA)
+        assert stats["dropped"]["unparseable-row"] >= 1
         assert b"field larger than field limit" in rejects
     finally:
         csv.field_size_limit(limit)

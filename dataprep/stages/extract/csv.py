@@ -285,7 +285,7 @@ class ExtractCsv(SourceStage):
             if clean_end > pos:
                 stopped = yield from self._stretch(file, buffer, pos, clean_end)
                 if stopped is not None:
-                    # A field past the csv module's limit: the careful path reads that record.
+                    # A field past the csv module's limit: the careful path reads on from there.
                     pos, target, why = stopped[0], stopped[1], "long-field"
                 else:
                     pos = clean_end
@@ -306,7 +306,7 @@ class ExtractCsv(SourceStage):
 
     def _stretch(self, file: _File, buffer: fast.Utf8Buffer, begin: int, end: int) -> Iterator[Any]:
         """A clean stretch (whole records): Arrow reads it, broken records go careful. Returns None,
-        or (start, end) of a record the careful path must read from there on (a field too long)."""
+        or where the careful path must read on from: (start, up to, lines before start)."""
         data = buffer.view(begin, end)
         line0 = file.line
         width = len(file.columns)
@@ -315,52 +315,31 @@ class ExtractCsv(SourceStage):
         )
         stopped = None
         if table is not None:
-            stopped = yield from self._table_rows(file, buffer, table, data, begin, line0, None, 0)
+            stopped = yield from self._table_rows(file, buffer, table, data, begin, line0, None, None)
         else:
             recs = fast.records(data, 0, len(data), file.byte)
-            # Arrow would drop a byte-order mark at the start of what it reads: such a record (the
-            # first of a run) goes careful.
-            odd = (recs.fields != width) | fast.starts_with_bom(data, recs.starts)
-            if not odd.any() or odd.sum() * 4 > len(odd):
+            odd = recs.fields != width
+            # Arrow drops a byte-order mark at the start of what it reads: the records before the
+            # first that has none go careful, and Arrow starts there.
+            bom = fast.starts_with_bom(data, recs.starts)
+            lead = int(np.argmin(odd | bom)) if not (odd | bom).all() else len(odd)
+            odd[:lead] = True
+            table = None
+            if lead < len(odd) and odd.any() and odd.sum() * 4 <= len(odd):
+                lo = int(recs.starts[lead])
+                table = fast.parse(data[lo:], width, file.info["delimiter"], file.check_utf8, skip_ragged=True)
+                if table is not None and table.num_rows != int((~odd).sum()):
+                    table = None
+            if table is None:
                 # Mostly broken rows (or Arrow refused it for another reason): all careful.
                 yield from self._segment(file, buffer, begin, end, line0, "ragged" if odd.any() else "arrow")
             else:
-                run = 0
-                for i in [*np.flatnonzero(odd).tolist(), len(odd)]:
-                    if i > run:
-                        stopped = yield from self._clean_run(file, buffer, data, begin, recs, run, i, line0)
-                        if stopped is not None:
-                            break
-                    if i < len(odd):
-                        start, stop = begin + int(recs.starts[i]), begin + int(recs.ends[i])
-                        yield from self._segment(file, buffer, start, stop, line0 + int(recs.lines_before[i]), "ragged")
-                    run = i + 1
+                stopped = yield from self._table_rows(file, buffer, table, data, begin, line0, recs, odd)
         if stopped is not None:
-            file.line = line0 + fast.count_lines(data, 0, stopped[0] - begin)
+            file.line = stopped[2]
             return stopped
         file.line = line0 + fast.count_lines(data, 0, len(data))
         return None
-
-    def _clean_run(
-        self,
-        file: _File,
-        buffer: fast.Utf8Buffer,
-        data: bytes,
-        begin: int,
-        recs: Any,
-        first: int,
-        stop: int,
-        line0: int,
-    ) -> Iterator[Any]:
-        """Records ``first`` to ``stop`` of a stretch, every one of the header's width: Arrow reads them."""
-        lo, hi = int(recs.starts[first]), int(recs.ends[stop - 1])
-        table = fast.parse(data[lo:hi], len(file.columns), file.info["delimiter"], file.check_utf8)
-        if table is None or table.num_rows != stop - first:
-            yield from self._segment(
-                file, buffer, begin + lo, begin + hi, line0 + int(recs.lines_before[first]), "arrow"
-            )
-            return None
-        return (yield from self._table_rows(file, buffer, table, data, begin, line0, recs, first))
 
     def _segment(
         self, file: _File, buffer: fast.Utf8Buffer, begin: int, end: int, line: int, why: str
@@ -381,9 +360,10 @@ class ExtractCsv(SourceStage):
         begin: int,
         line0: int,
         recs: Any,
-        first: int,
+        odd: np.ndarray | None,
     ) -> Iterator[Any]:
-        """Records from Arrow's rows (record ``first`` on of the stretch ``data`` at ``begin``).
+        """Records from Arrow's rows of the stretch ``data`` at ``begin``, in order with the ``odd``
+        records Arrow left out (a width other than the header's), which the careful path reads.
 
         Rows with text in unnamed columns go through the careful row logic one by one; a row with a
         field past the csv module's limit stops the table there (returns that record's span)."""
@@ -393,23 +373,30 @@ class ExtractCsv(SourceStage):
         if (spill is not None or long is not None) and recs is None:
             recs = fast.records(data, 0, len(data), file.byte)
             if len(recs.starts) != n:
-                recs = None  # cannot tell which record is which: the careful path reads them all
-        if (spill is not None or long is not None) and recs is None:
-            yield from self._segment(file, buffer, begin, begin + len(data), line0, "arrow")
-            return None
+                # Cannot tell which record is which: the careful path reads them all.
+                yield from self._segment(file, buffer, begin, begin + len(data), line0, "arrow")
+                return None
+        # The record (of the stretch's non-empty ones) each row of the table is.
+        record_of = np.arange(n) if odd is None else np.flatnonzero(~odd)
         special = np.zeros(n, dtype=bool)
         if spill is not None:
             special |= spill
-        if long is not None:
-            special[np.argmax(long) :] = True  # from the first long field on, the careful path reads
+        first_long = int(np.argmax(long)) if long is not None else n
+        special[first_long:] = True  # from the first long field on, the careful path reads
         r0 = file.row_number
-        out, kept, rejects = self._build(file, table, r0, special)
+        # Every record is one row, so record i of the stretch is row r0 + i + 1 of the file.
+        out, kept, rejects = self._build(file, table, record_of + (r0 + 1), special)
+        events = [(int(record_of[row]), row) for row in np.flatnonzero(special).tolist()]
+        if odd is not None:
+            events += [(int(i), -1) for i in np.flatnonzero(odd).tolist()]
+        events.sort()
         reject_rows = sorted(rejects)
         done_kept = done_rejects = 0
-        for row in [*np.flatnonzero(special).tolist(), n]:
-            # The rows before this special one, as built column-wise.
-            upto = int(np.searchsorted(kept, row))
-            while done_rejects < len(reject_rows) and reject_rows[done_rejects] < row:
+        for record, row in [*events, (len(recs.starts) if recs is not None else n, n)]:
+            # The table's rows before this record, as built column-wise.
+            before = int(np.searchsorted(record_of, record))
+            upto = int(np.searchsorted(kept, before))
+            while done_rejects < len(reject_rows) and reject_rows[done_rejects] < before:
                 yield rejects[reject_rows[done_rejects]]
                 done_rejects += 1
             if upto > done_kept:
@@ -417,25 +404,33 @@ class ExtractCsv(SourceStage):
                 done_kept = upto
             if row == n:
                 break
-            index = first + row
-            if long is not None and row >= int(np.argmax(long)):
-                file.row_number = r0 + row
-                file.info["rows"] = file.row_number
-                return (begin + int(recs.starts[index]), begin + int(recs.ends[index]))
-            file.row_number = r0 + row
+            file.row_number = r0 + record
+            file.info["rows"] = file.row_number
+            start, stop = begin + int(recs.starts[record]), begin + int(recs.ends[record])
+            line = line0 + int(recs.lines_before[record])
+            if row >= first_long:
+                return (start, stop, line)
+            if row < 0:
+                resume = yield from self._segment(file, buffer, start, stop, line, "ragged")
+                if file.row_number != r0 + record + 1 or resume != stop:
+                    # The csv module did not read it as one row (a field past its limit): it reads
+                    # on from where it got to, and the table's rows after are left.
+                    return (resume, resume, file.line)
+                continue
             file.careful("spill")
-            item = self._row(file, fast.row_values(table, row), line0 + int(recs.lines_before[index]) + 1)
+            item = self._row(file, fast.row_values(table, row), line + 1)
             if item is not None:
                 yield item
-        file.row_number = r0 + n
+        file.row_number = r0 + (len(recs.starts) if recs is not None else n)
         file.info["rows"] = file.row_number
         return None
 
     def _build(
-        self, file: _File, table: pa.Table, r0: int, special: np.ndarray
+        self, file: _File, table: pa.Table, numbers: np.ndarray, special: np.ndarray
     ) -> tuple[pa.Table, np.ndarray, dict[int, Reject]]:
-        """``_record`` for every row of ``table`` at once (rows ``r0 + 1`` on), but the ``special``
-        ones: the records kept, the rows they are, and the rejects by row."""
+        """``_record`` for every row of ``table`` at once (their row numbers in the file are
+        ``numbers``), but the ``special`` ones: the records kept, the rows they are, and the
+        rejects by row."""
         cfg, n = self.config, table.num_rows
         columns = list(table.columns)
         for position, replacement in file.pii:
@@ -454,7 +449,7 @@ class ExtractCsv(SourceStage):
                 what = "empty" if not stripped else f"the missing-value marker {stripped!r}"
                 reason = {cfg.input_column: "empty-input", cfg.output_column: "empty-output"}.get(name, "empty-text")
                 rejects[row] = Reject(
-                    reason, f"{file.path}#row={r0 + row + 1}", record=record, detail=f"column {name!r} is {what}"
+                    reason, f"{file.path}#row={numbers[row]}", record=record, detail=f"column {name!r} is {what}"
                 )
         keep = ~special
         if bad:
@@ -477,8 +472,7 @@ class ExtractCsv(SourceStage):
                 inputs, outputs = rendered, self._render(cfg.output_template, value, columns, file)
             else:
                 text = rendered
-        numbers = pc.cast(pa.array(kept + (r0 + 1)), pa.string())
-        sources = fast.concat([f"{file.path}#row=", numbers])
+        sources = fast.concat([f"{file.path}#row=", pc.cast(pa.array(numbers[kept]), pa.string())])
         # The content key (records.content_key): the text, or input and output joined by \x1f.
         content = text if text is not None else pc.binary_join_element_wise(inputs, outputs, "\x1f")
         meta_keys = sorted(dict.fromkeys(file.meta_cols))
