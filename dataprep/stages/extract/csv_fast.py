@@ -20,7 +20,6 @@ import codecs
 import csv
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -382,8 +381,3 @@ def hex_ids(sources: pa.Array, content: pa.Array) -> pa.Array:
 
 def row_values(table: pa.Table, row: int) -> list[str]:
     return [column[row].as_py() for column in table.columns]
-
-
-def iter_flagged(flags: np.ndarray | None) -> Iterator[int]:
-    if flags is not None:
-        yield from np.flatnonzero(flags).tolist()
