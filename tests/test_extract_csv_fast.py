@@ -234,7 +234,8 @@ def items(stage, path, fast):
     """What a path yields, as comparable tuples: the records (tables as their rows) and the rejects.
     (How the two interleave does not reach the output: they go to different files.)"""
     records, rejects = [], []
-    reader = stage._read_fast(path) if fast else stage.read(path)
+    stage.fast_path = fast
+    reader = stage.read(path)
     for item in reader:
         if isinstance(item, pa.Table):
             records.extend(tuple(row.values()) for row in item.to_pylist())
