@@ -1,9 +1,13 @@
 """``extract-csv``: records from CSV/TSV exports, the messy way they really come.
 
-Reads with the standard library's C csv reader rather than pandas, because it
-streams row by row with the line number of each row, so a row broken by bad
-quoting can be rejected (or repaired) with its line number instead of failing
-the whole chunk or being silently skipped.
+The careful path reads with the standard library's C csv reader, row by row with the line number
+of each row, so a row broken by bad quoting can be rejected (or repaired) with its line number
+instead of failing the whole chunk or being silently skipped. It defines what a file gives.
+
+The fast path (``csv_fast``) gives the same: Arrow's CSV reader parses the stretches whose quoting
+is clean, and their records are built column-wise; every row Arrow could read differently (a stray
+quote, a row of another width, text in unnamed columns, a field past the csv module's limit) goes
+through the careful path in its place. ``stats.json`` counts those rows per file (``careful_rows``).
 """
 
 from __future__ import annotations
