@@ -202,7 +202,8 @@ def test_streams_rows_without_reading_the_whole_file(tmp_path):
     rows = stage.read(path)
     first = next(rows)
     assert first["text"] == "row number 0"
-    assert stage.files[str(path)]["rows"] == 1  # only one row consumed so far
+    # Read stretch by stretch (a quarter MB at first), never the whole file at once.
+    assert stage.files[str(path)]["rows"] < 50_000
 
 
 def test_deterministic_output(tmp_path, write_bytes):

@@ -58,9 +58,14 @@ def bom_encoding(head: bytes) -> str | None:
 
 def _decodes(path: Path, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)("strict")
+    ascii_compatible = codecs.lookup(encoding).name in ("utf-8", "cp1252", "iso8859-1")
     with open_binary(path) as handle:
         try:
             while chunk := handle.read(CHUNK):
+                # ASCII decodes in these, unless a multi-byte sequence is left open (isascii is
+                # a fraction of the cost of decoding).
+                if ascii_compatible and chunk.isascii() and not decoder.getstate()[0]:
+                    continue
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:

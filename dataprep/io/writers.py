@@ -14,6 +14,14 @@ from dataprep.io.schema import batch_to_table, conform, merge_schemas
 from dataprep.records import Batch, batch_to_rows
 
 DEFAULT_ROWS_PER_SHARD = 100_000
+#: Columns whose values seldom repeat (one per record: ids, locators, texts), written without a
+#: Parquet dictionary: for 100k CSV records one made the shard 5% larger and its writing 27% slower.
+UNIQUE_COLUMNS = ("id", "source", "text", "input", "output")
+
+
+def _open_parquet(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    dictionary = [name for name in schema.names if name not in UNIQUE_COLUMNS]
+    return pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=dictionary)
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -69,7 +77,13 @@ class ParquetShardWriter:
     def write(self, batch: Batch) -> None:
         if not batch or not batch.get("id"):
             return
-        table = batch_to_table(batch, self.schema)
+        self.write_table(batch_to_table(batch, self.schema))
+
+    def write_table(self, table: pa.Table, row_group_size: int | None = None) -> None:
+        """Write records already in Arrow form (the columns ``batch_to_table`` makes), in row groups
+        of ``row_group_size`` rows (default: one per call, as :meth:`write` writes a batch)."""
+        if not table.num_rows:
+            return
         if self.schema is None:
             self.schema = table.schema
         elif not table.schema.equals(self.schema, check_metadata=True):
@@ -81,10 +95,10 @@ class ParquetShardWriter:
         while start < table.num_rows:
             if self._writer is None:
                 path = self.folder / f"part-{self._shard:05d}.parquet"
-                self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+                self._writer = _open_parquet(path, self.schema)
             room = self.rows_per_shard - self._rows_in_shard
             piece = table.slice(start, room)
-            self._writer.write_table(piece)
+            self._writer.write_table(piece, row_group_size=row_group_size)
             self._rows_in_shard += piece.num_rows
             self.rows += piece.num_rows
             start += piece.num_rows
@@ -102,10 +116,11 @@ class ParquetShardWriter:
             table = conform(pq.read_table(path), schema)
             if path == shards[-1] and self._rows_in_shard:
                 # The shard being filled stays open for the rows still to come.
-                self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+                self._writer = _open_parquet(path, schema)
                 self._writer.write_table(table)
             else:
-                pq.write_table(table, path, compression="zstd")
+                with _open_parquet(path, schema) as writer:
+                    writer.write_table(table)
         self.schema = schema
 
     def _roll(self) -> None:
