@@ -284,3 +284,20 @@ def test_cluster_embeds_with_static_and_picks_its_dedup_threshold(tmp_path):
     config = ClusterConfig(k=8, dedup_threshold="auto", report="none")
     stats = Cluster(config, StageContext(quiet=True)).run([data], tmp_path / "c3").to_dict()
     assert stats["extra"]["dedup_threshold"] == 0.95 and stats["extra"]["embed_backend"] == "onnx-int8"
+
+
+def test_onnx_int8_vectors_do_not_depend_on_what_the_cache_held(tmp_path):
+    # int8 quantises activations per input tensor: texts batched together would shift each
+    # other's vectors, so a warm cache (fewer texts embedded together) would change them.
+    rows = sample_rows(16)
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    cold = run_embed([data], tmp_path / "cold", cache_dir=tmp_path / "cold-cache")
+    write_jsonl(tmp_path / "part.jsonl", rows[3:9])
+    run_embed([tmp_path / "part.jsonl"], tmp_path / "part", cache_dir=tmp_path / "warm-cache")
+    warm = run_embed([data], tmp_path / "warm", cache_dir=tmp_path / "warm-cache")
+    assert cold["extra"]["backend"] == "onnx-int8" and warm["extra"]["cache_hits"] == 6
+    assert tree_bytes(tmp_path / "cold") == tree_bytes(tmp_path / "warm")
+    encoder = load_encoder(cache_dir=CACHE_DIR)
+    texts = [text for _, text in labelled_texts()[:20]]
+    together = encoder.encode(texts)
+    assert together.tobytes() == np.stack([encoder.encode([t])[0] for t in texts]).tobytes()

@@ -47,7 +47,9 @@ class EmbedConfig(StageConfig):
         "cache folder, or --model itself when it is a model2vec model; hundreds of times faster on a CPU, "
         "a little less exact (semantic dedup: use --dedup-threshold 0.97 with it).",
     )
-    batch_size: int = Field(32, description="Texts per forward pass.")
+    batch_size: int = Field(
+        32, description="Texts per forward pass (torch). ONNX runs each text alone, one pass per core at a time."
+    )
     max_seq_length: int | None = Field(
         None, description="Truncate texts to this many tokens. Default: the model's own limit (256 for MiniLM)."
     )

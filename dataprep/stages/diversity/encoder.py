@@ -120,6 +120,7 @@ class Encoder:
         self.batch_size = batch_size
         self._session: Any = None
         self._static: Any = None
+        self._threads: Any = None
         if backend == "static":
             # A table lookup in numpy: no torch, no device, the same vectors everywhere.
             self.backend, self.device = "static", "cpu"
@@ -175,29 +176,46 @@ class Encoder:
         return vectors / np.maximum(norms, 1e-12)
 
     def _encode_onnx(self, texts: Sequence[str]) -> np.ndarray:
-        # Longest first, so each batch pads to similar lengths (as SentenceTransformer.encode does).
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), self.dim), np.float32)
+        """Each text in a forward pass of its own, the passes spread over a thread pool.
+
+        int8 quantises activations with one scale per input tensor: in a batch, a text's vector
+        would depend on the other texts in it (and on their padding), so a warm embedding cache,
+        which changes which texts are embedded together, could change the vectors and the
+        clusters. Alone, a text's vector is a function of the text. One intra-op thread per pass
+        and one pass per core is also faster on a CPU than batches sharing the cores (no padding;
+        see bench_embed).
+        """
+        tokens = self.st.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
         names = {i.name for i in self._session.get_inputs()}
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            tokens = self.st.tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=self.max_seq_length,
-                return_tensors="np",
-            )
-            feeds = {k: v.astype(np.int64) for k, v in tokens.items() if k in names}
+
+        def one(i: int) -> np.ndarray:
+            feeds = {k: np.asarray([v[i]], np.int64) for k, v in tokens.items() if k in names}
             if "token_type_ids" in names and "token_type_ids" not in feeds:
                 feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
-            hidden = self._session.run(None, feeds)[0]
-            if self._pooling == "cls":
-                out[rows] = hidden[:, 0]
-            else:
-                mask = tokens["attention_mask"][..., None].astype(np.float32)
-                out[rows] = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            hidden = self._session.run(None, feeds)[0][0]
+            return hidden[0] if self._pooling == "cls" else hidden.mean(0)
+
+        # Longest first, so the last passes to finish are short ones.
+        order = np.argsort([-len(ids) for ids in tokens["input_ids"]], kind="stable").tolist()
+        out = np.empty((len(texts), self.dim), np.float32)
+        for i, vector in zip(order, self._pool().map(one, order)):
+            out[i] = vector
         return out
+
+    def _pool(self) -> Any:
+        if self._threads is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._threads = ThreadPoolExecutor(_cores(), thread_name_prefix="dataprep-embed")
+        return self._threads
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=4)
@@ -365,6 +383,9 @@ def _onnx_session(encoder: Encoder, folder: Path) -> Any:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # One thread per pass: the encoder runs one pass per core side by side (see Encoder._encode_onnx).
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
     return ort.InferenceSession(str(wanted), options, providers=["CPUExecutionProvider"])
 
 
