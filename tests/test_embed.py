@@ -204,6 +204,11 @@ def test_static_embed_stage_writes_unit_vectors_and_rejects(tmp_path):
     assert np.allclose(first_input["embedding"], alone, atol=1e-3)
 
 
+def test_a_model2vec_model_runs_as_static_with_backend_auto():
+    encoder = load_encoder(str(fixture_static_model()), cache_dir=CACHE_DIR)
+    assert encoder.backend == "static" and encoder.dim == 64
+
+
 def test_static_vectors_do_not_depend_on_the_batch():
     _, texts, _, _ = fixture_vectors()
     encoder = load_encoder(str(fixture_static_model()), backend="static", cache_dir=CACHE_DIR)

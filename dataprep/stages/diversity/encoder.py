@@ -121,6 +121,8 @@ class Encoder:
         self._session: Any = None
         self._static: Any = None
         self._threads: Any = None
+        if backend == "auto" and Path(self.path).is_dir() and _is_static_model(self.path):
+            backend = "static"  # a model2vec folder has no transformer to run any other way
         if backend == "static":
             # A table lookup in numpy: no torch, no device, the same vectors everywhere.
             self.backend, self.device = "static", "cpu"
