@@ -230,3 +230,43 @@ def fixture_vectors(copies_of: int = 60) -> tuple[list[str], list[str], np.ndarr
     copies = [c for text in texts[:copies_of] for c in near_copies(text, rng)]
     vectors = load_encoder(cache_dir=CACHE_DIR).encode(texts + copies)
     return topics, texts + copies, vectors, len(texts)
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_static_settings() -> dict:
+    """``STATIC_DISTILL`` for a small static model: the full distillation's settings, on a
+    vocabulary cut down to the tokens of this fixture's phrases (and every single letter, digit
+    and punctuation mark, so any text still tokenizes), with 64 PCA dimensions.
+
+    A few hundred forward passes instead of 30,000, so distilling takes seconds. Each kept
+    token's vector is the one the full distillation computes; the PCA and the SIF weights are
+    fitted on the smaller vocabulary.
+    """
+    import re
+    import string
+
+    from transformers import AutoTokenizer
+
+    from dataprep.stages.diversity import encoder
+
+    tokenizer = AutoTokenizer.from_pretrained(encoder.resolve_model(encoder.DEFAULT_MODEL))
+    phrases = [p for parts in TOPICS.values() for group in parts.values() for p in group] + FUNCTION_WORDS
+    keep = {t for p in phrases for t in tokenizer.tokenize(p)} | set(tokenizer.all_special_tokens)
+    chars = string.ascii_lowercase + string.digits + string.punctuation
+    keep |= set(chars) | {f"##{c}" for c in chars}
+    # model2vec removes the tokens this matches: all but those kept.
+    pattern = "(?!(?:" + "|".join(re.escape(t) for t in sorted(keep)) + ")$)"
+    return {**encoder.STATIC_DISTILL, "pca_dims": 64, "token_remove_pattern": pattern}
+
+
+@functools.lru_cache(maxsize=1)
+def fixture_static_model() -> Path:
+    """A small static (model2vec) model distilled from the default model here, offline, by the
+    code ``--backend static`` runs, with :func:`tiny_static_settings`; its folder."""
+    from unittest import mock
+
+    from dataprep.stages.diversity import encoder
+
+    path = encoder.resolve_model(encoder.DEFAULT_MODEL)
+    with mock.patch.dict(encoder.STATIC_DISTILL, tiny_static_settings()):
+        return encoder._distilled("tiny-minilm", path, CACHE_DIR / "static" / "tiny-minilm")

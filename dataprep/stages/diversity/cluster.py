@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import shutil
 import time
@@ -30,11 +31,11 @@ from dataprep.io.readers import RECORD_SUFFIXES, count_records, iter_batches, re
 from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.base import StageOutput, StageStats
-from dataprep.stages.diversity.embed import EMBEDDING_COLUMN, EmbedConfig, Embedder
+from dataprep.stages.diversity.embed import EMBEDDING_COLUMN, EmbedConfig, Embedder, expected_records
 from dataprep.stages.diversity.encoder import DEFAULT_MODEL
 from dataprep.stages.diversity.report import ClusterReport, write_report
 from dataprep.stages.diversity.select import select, target_count
-from dataprep.stages.diversity.semdedup import semantic_duplicates
+from dataprep.stages.diversity.semdedup import default_threshold, semantic_duplicates
 from dataprep.stages.diversity.text import DEFAULT_FIELDS, record_texts
 
 log = logging.getLogger("dataprep")
@@ -86,8 +87,11 @@ class ClusterConfig(StageConfig):
         description="Which records a cluster's quota takes: spread (one per sub-cluster, so they cover the "
         "cluster), nearest the centroid (the most typical), farthest (the most unusual), or random.",
     )
-    dedup_threshold: float | None = Field(
-        None, description="Drop a record whose cosine similarity to an earlier kept one in its cluster is >= this."
+    dedup_threshold: float | Literal["auto"] | None = Field(
+        None,
+        description="Drop a record whose cosine similarity to an earlier kept one in its cluster is >= this. "
+        "auto: 0.95 for a transformer's vectors, 0.97 for --backend static's (read from the embed stage's "
+        "stats.json when the input has embeddings); static vectors put texts sharing most words closer.",
     )
     report: str | None = Field(
         "auto",
@@ -100,6 +104,11 @@ class ClusterConfig(StageConfig):
         "auto", description="Where to embed and run k-means: auto picks CUDA, then MPS, then CPU."
     )
     model: str = Field(DEFAULT_MODEL, description="Embedding model, used when the input has no embedding column.")
+    backend: Literal["auto", "torch", "onnx", "onnx-int8", "static"] = Field(
+        "auto",
+        description="How to embed when the input has no embedding column (see embed --backend): static is "
+        "a model2vec model distilled once from --model, hundreds of times faster on a CPU.",
+    )
     fields: list[str] = Field(
         default_factory=lambda: list(DEFAULT_FIELDS),
         description="Fields to embed (when the input has no embeddings) and to show in the report.",
@@ -136,8 +145,8 @@ class ClusterConfig(StageConfig):
 
     @field_validator("dedup_threshold")
     @classmethod
-    def _threshold(cls, value: float | None) -> float | None:
-        if value is not None and not 0 < value <= 1:
+    def _threshold(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, (int, float)) and not 0 < value <= 1:
             raise ValueError("dedup_threshold must be a cosine similarity above 0 and at most 1, e.g. 0.95")
         return value
 
@@ -150,7 +159,22 @@ class ClusterConfig(StageConfig):
         return self
 
     def embed_config(self) -> EmbedConfig:
-        return EmbedConfig(model=self.model, device=self.device, fields=self.fields, cache_dir=self.cache_dir)
+        return EmbedConfig(
+            model=self.model, device=self.device, backend=self.backend, fields=self.fields, cache_dir=self.cache_dir
+        )
+
+
+def upstream_backend(inputs: list[Path | str]) -> str | None:
+    """The embed backend named in the stats.json of the stage folders ``inputs`` come from (one for all), or None."""
+    backends: set[str | None] = set()
+    for spec in inputs:
+        path = Path(spec)
+        stats = (path if path.is_dir() else path.parent) / "stats.json"
+        try:
+            backends.add(json.loads(stats.read_text(encoding="utf-8"))["extra"].get("backend"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            backends.add(None)
+    return backends.pop() if len(backends) == 1 else None
 
 
 def _unit_hash(record_id: str, seed: int) -> float:
@@ -206,16 +230,19 @@ class Cluster(RecordStage):
         self._embedder: Embedder | None = None
         self._wanted_texts: dict[int, str | None] = {}
         self._embedded_here = False
+        self.threshold: float | None = None
         self._embed_seconds = 0.0
         self._position = 0
         self._read = 0
         self._wanted_sample: int | float | None = None
+        self._inputs: list[Path | str] | None = None
         self.n = 0
 
     # -- the passes -------------------------------------------------------------------------
 
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         resolve_inputs(inputs, RECORD_SUFFIXES)
+        self._inputs = inputs
         self._work = output.folder / ".work"
         self._work.mkdir(parents=True, exist_ok=True)
         self._output = output
@@ -277,7 +304,9 @@ class Cluster(RecordStage):
             self.labels = np.concatenate([b[0] for b in blocks]).astype(np.int64)
             self.distances = np.concatenate([b[1] for b in blocks]).astype(np.float32)
         if cfg.dedup_threshold is not None:
-            self.copy_of, self.similarity = semantic_duplicates(vectors, self.labels, valid, cfg.dedup_threshold)
+            self.threshold = self._dedup_threshold()
+            self._summary["dedup_threshold"] = self.threshold
+            self.copy_of, self.similarity = semantic_duplicates(vectors, self.labels, valid, self.threshold)
             self.outcome[self.copy_of >= 0] = DUPLICATE
         if cfg.select is not None:
             eligible = self.outcome == KEPT
@@ -303,6 +332,18 @@ class Cluster(RecordStage):
                 "kept_per_cluster": np.bincount(self.labels[self.outcome == KEPT], minlength=self.k).tolist(),
             }
         )
+
+    def _dedup_threshold(self) -> float:
+        """The threshold given, or for auto the one for the backend that made the vectors."""
+        if self.config.dedup_threshold != "auto":
+            return float(self.config.dedup_threshold or 0)
+        if self._embedded_here and self._embedder is not None:
+            backend: str | None = self._embedder.encoder.backend
+        elif self._embedded_here:  # embedded on an engine's workers, with this config's backend
+            backend = self.config.backend
+        else:
+            backend = upstream_backend(self._inputs or [])
+        return default_threshold(backend)
 
     def fit(self, inputs: list[Path | str]) -> None:
         if self.config.embed_sample is not None:
@@ -396,6 +437,9 @@ class Cluster(RecordStage):
             return np.nan_to_num(vectors), status
         if self._embedder is None:
             self._embedder = Embedder(self.config.embed_config())
+            if self._inputs is not None:
+                expected = expected_records(self._inputs)
+                self._embedder.expected = None if expected is None else round(expected * self._sample_fraction)
             self._embedded_here = True
         texts = record_texts(batch, self.config.fields)
         usable = [i for i, t in enumerate(texts) if t]
@@ -405,6 +449,8 @@ class Cluster(RecordStage):
             vectors[usable] = self._embedder.embed([texts[i] for i in usable])
             self._embed_seconds += time.perf_counter() - start
         status[[i for i, t in enumerate(texts) if not t]] = EMPTY
+        # A static model has no vector for a text whose tokens are all outside its vocabulary.
+        status[(status == KEPT) & ~np.any(vectors, axis=1)] = NO_VECTOR
         return vectors, status
 
     # -- pass 2: the records, annotated -------------------------------------------------------
@@ -500,7 +546,13 @@ class Cluster(RecordStage):
             ),
             "k": f"{self.k}" + (" (auto: best silhouette)" if cfg.k == "auto" else ""),
             "fit on": f"{self._summary.get('fit_records', 0):,} records (fit_fraction {cfg.fit_fraction})",
-            "dedup threshold": cfg.dedup_threshold if cfg.dedup_threshold is not None else "off",
+            "dedup threshold": (
+                "off"
+                if cfg.dedup_threshold is None
+                else f"{self.threshold} (auto)"
+                if cfg.dedup_threshold == "auto"
+                else cfg.dedup_threshold
+            ),
             "selection": f"{cfg.select} ({cfg.strategy}, {cfg.within})" if cfg.select is not None else "off",
             "kept": f"{int((outcome == KEPT).sum()):,}",
         }
@@ -530,4 +582,7 @@ class Cluster(RecordStage):
             self._summary["embedded"] = self._embedder.embedded
             self._summary["embed_seconds"] = round(self._embed_seconds, 3)
             self._summary["embed_cache_hits"] = self._embedder.cache.hits if self._embedder.cache else 0
+            self._summary["embed_backend"] = self._embedder.encoder.backend
+            if self._embedder.estimated_seconds:
+                self._summary["embed_estimated_seconds"] = self._embedder.estimated_seconds
         return self._summary
