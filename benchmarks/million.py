@@ -7,10 +7,11 @@ run's peak resident memory is known), then prints each stage's records, seconds,
 and peak memory from its ``stats.json``, and saves the figures to ``benchmarks/million.json``.
 
 Stages: extract-csv, extract-html (select mode), extract-sql -> filter-slop -> dedup (near)
--> cluster (embeds, clusters and selects a sample: ``embed_sample``) and, from the dedup
-output, split -> tokenize. Embedding every record with MiniLM on a CPU takes hours, so the
-cluster stage embeds a seeded sample; its measured throughput gives the time all of the
-deduplicated records would take, printed beside the table.
+-> cluster and, from the dedup output, split -> tokenize. The cluster stage embeds every
+deduplicated record with the static (model2vec) model distilled from the bundled MiniLM
+(``backend: static``), fits k-means on a seeded sample (``fit_fraction``), then assigns,
+semantically dedups and selects a diverse 10,000 over all of them. The run uses the
+default local workers (one process per core).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from benchmarks.corpus import FILLER, TOPICS
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "million.json"
-MEMORY_LIMIT_MB = 8 * 1024
+MEMORY_LIMIT_MB = 4 * 1024
+WALL_LIMIT_SECONDS = 600
 PAIRS_PER_PAGE = 50
 SQL_TABLE = "qa"
 
@@ -268,7 +270,7 @@ def write_corpus(folder: Path, records: int, seed: int = 0) -> CorpusCounts:
     return counts
 
 
-def pipeline_config(workdir: Path, embed_sample: int, k: int) -> dict[str, Any]:
+def pipeline_config(workdir: Path, k: int, select: int, fit_fraction: float) -> dict[str, Any]:
     corpus = workdir / "corpus"
     return {
         "name": "million",
@@ -307,13 +309,14 @@ def pipeline_config(workdir: Path, embed_sample: int, k: int) -> dict[str, Any]:
             {
                 "stage": "cluster",
                 "k": k,
-                "embed_sample": embed_sample,
-                "fit_fraction": 0.5,
-                "select": 0.5,
+                "backend": "static",
+                "fit_fraction": fit_fraction,
+                "dedup_threshold": "auto",
+                "select": select,
                 "cache_dir": str(workdir / "cache"),
             },
-            # The cluster stage's output is a diverse subset of its sample; split and tokenize
-            # take the whole deduplicated corpus instead.
+            # The cluster stage's output is a diverse subset; split and tokenize take the whole
+            # deduplicated corpus instead, as a run that trains on everything would.
             {"stage": "split", "inputs": ["dedup"], "ratio": [0.98, 0.02]},
             {"stage": "tokenize", "tokenizer": str(REPO / "sample_data" / "tiny-llama"), "max_length": 512},
         ],
@@ -321,15 +324,17 @@ def pipeline_config(workdir: Path, embed_sample: int, k: int) -> dict[str, Any]:
 
 
 def _prepare_cache(workdir: Path) -> None:
-    """A fresh embedding cache (no hits from an earlier run), with the ONNX export reused if there is one."""
+    """A fresh embedding cache (no hits from an earlier run), reusing the distilled static model (and the
+    ONNX export) if an earlier run made them: distilling is a one-time cost, not the pipeline's."""
     from dataprep.stages.diversity.encoder import default_cache_dir
 
     cache = workdir / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
-    exported = default_cache_dir() / "onnx"
-    if exported.is_dir():
-        (cache / "onnx").symlink_to(exported.resolve(), target_is_directory=True)
+    for name in ("onnx", "static"):
+        made = default_cache_dir() / name
+        if made.is_dir():
+            (cache / name).symlink_to(made.resolve(), target_is_directory=True)
 
 
 class _LoadSampler(threading.Thread):
@@ -408,20 +413,18 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"{'total':<12} {'':>10} {'':>10} {sum(r['seconds'] for r in rows):>9.1f}")
 
 
-def embedding_estimate(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Embedding throughput measured on the cluster stage's sample, extrapolated to the dedup output."""
+def embedding_figures(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What the cluster stage embedded, against the records it took in (every one, when nothing was cached)."""
     by_name = {r["stage"]: r for r in rows}
     extra = by_name["cluster"]["extra"]
     if not extra.get("embedded") or not extra.get("embed_seconds"):
         return None
-    rate = extra["embedded"] / extra["embed_seconds"]
-    corpus = by_name["dedup"]["out"]
     return {
         "embedded": extra["embedded"],
         "embed_seconds": extra["embed_seconds"],
-        "records_per_second": round(rate, 1),
-        "deduplicated_records": corpus,
-        "estimated_seconds_for_all": round(corpus / rate, 0),
+        "records_per_second": round(extra["embedded"] / extra["embed_seconds"], 1),
+        "deduplicated_records": by_name["dedup"]["out"],
+        "all_embedded": extra["embedded"] >= by_name["dedup"]["out"],
     }
 
 
@@ -430,8 +433,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="Records in the synthetic corpus.")
     parser.add_argument("--workdir", type=Path, help="Where the corpus and the run go (default: a temporary folder).")
     parser.add_argument("--keep", action="store_true", help="Keep the corpus and the run folder afterwards.")
-    parser.add_argument("--embed-sample", type=int, default=20_000, help="Records the cluster stage embeds.")
     parser.add_argument("--k", type=int, default=50, help="Clusters.")
+    parser.add_argument("--select", type=int, default=10_000, help="Records the cluster stage selects.")
+    parser.add_argument(
+        "--fit-fraction", type=float, default=0.1, help="Share of the records k-means fits its centroids on."
+    )
     parser.add_argument("--seed", type=int, default=0, help="Seed of the corpus.")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dataprep-million-"))
@@ -449,7 +455,9 @@ def main() -> None:
             flush=True,
         )
         pipeline_file = workdir / "million.yml"
-        pipeline_file.write_text(yaml.safe_dump(pipeline_config(workdir, args.embed_sample, args.k), sort_keys=False))
+        pipeline_file.write_text(
+            yaml.safe_dump(pipeline_config(workdir, args.k, args.select, args.fit_fraction), sort_keys=False)
+        )
         _prepare_cache(workdir)
         shutil.rmtree(workdir / "run", ignore_errors=True)
         print(f"running {pipeline_file} (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
@@ -468,19 +476,19 @@ def main() -> None:
         top = max(rows, key=lambda r: r["seconds"])
         print(f"\ndominating stage: {top['stage']} ({top['share']:.0%} of the stage time)")
         ok = run["max_rss_mb"] < MEMORY_LIMIT_MB
+        fast = run["wall_seconds"] < WALL_LIMIT_SECONDS or args.records < 1_000_000
         print(
-            f"whole run: {run['wall_seconds']:.0f}s wall, max RSS {run['max_rss_mb']:,.0f} MB "
-            f"({'under' if ok else 'OVER'} the 8 GiB limit); load average 1-min min/mean/max "
+            f"whole run: {run['wall_seconds']:.0f}s wall ({'under' if fast else 'OVER'} "
+            f"{WALL_LIMIT_SECONDS // 60} minutes), max RSS {run['max_rss_mb']:,.0f} MB "
+            f"({'under' if ok else 'OVER'} the {MEMORY_LIMIT_MB // 1024} GiB limit); load average 1-min min/mean/max "
             f"{run['load_average']['min']:.2f}/{run['load_average']['mean']:.2f}/{run['load_average']['max']:.2f} "
             f"on {os.cpu_count()} cores"
         )
-        estimate = embedding_estimate(rows)
-        if estimate:
-            minutes = estimate["estimated_seconds_for_all"] / 60
+        embedding = embedding_figures(rows)
+        if embedding:
             print(
-                f"embedding: {estimate['embedded']:,} texts in {estimate['embed_seconds']:.0f}s = "
-                f"{estimate['records_per_second']:.1f} records/s; all {estimate['deduplicated_records']:,} "
-                f"deduplicated records would take about {minutes // 60:.0f} h {minutes % 60:.0f} min on this machine"
+                f"embedding: {embedding['embedded']:,} of {embedding['deduplicated_records']:,} deduplicated records "
+                f"in {embedding['embed_seconds']:.0f}s = {embedding['records_per_second']:,.0f} records/s"
             )
         RESULTS.write_text(
             json.dumps(
@@ -498,7 +506,8 @@ def main() -> None:
                     "dominating_stage": top["stage"],
                     "run": run,
                     "under_memory_limit": ok,
-                    "embedding": estimate,
+                    "under_wall_limit": fast,
+                    "embedding": embedding,
                     "cpu_count": os.cpu_count(),
                 },
                 indent=2,
@@ -506,7 +515,7 @@ def main() -> None:
             + "\n"
         )
         print(f"figures in {RESULTS}")
-        if not ok:
+        if not (ok and fast):
             sys.exit(1)
     finally:
         if not args.keep:
