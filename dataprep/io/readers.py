@@ -196,10 +196,29 @@ def _unencodable(line: str, obj: Any) -> str | None:
     return None
 
 
-def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+def jsonl_chunks(path: Path, lines: int) -> Iterator[tuple[int, list[str]]]:
+    """The file's lines, ``lines`` at a time, each chunk with the number of its first line.
+
+    A batch of a JSONL file holds the usable records of one chunk, so that its batches do not
+    depend on which of its lines turn out unusable: the local engine's workers parse chunks
+    side by side and still make the batches this process makes alone.
+    """
+    chunk: list[str] = []
+    first = 1
+    for number, line in enumerate(_open_lines(path), start=1):
+        chunk.append(line)
+        if len(chunk) >= lines:
+            yield first, chunk
+            chunk, first = [], number + 1
+    if chunk:
+        yield first, chunk
+
+
+def parse_jsonl_chunk(path: Path | str, first: int, lines: list[str]) -> ReadBatch:
+    """The records of a chunk of lines (numbered from ``first``), and a reject for each unusable line."""
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
-    for number, line in enumerate(_open_lines(path), start=1):
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         locator = f"{path}#line={number}"
@@ -225,8 +244,11 @@ def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
             rejects.append(Reject(reason, locator, record, _wrong_type(reason, obj)))
             continue
         rows.append(coerce_record(obj, locator))
-        if len(rows) >= batch_size:
-            yield ReadBatch(rows_to_batch(rows), rejects)
-            rows, rejects = [], []
-    if rows or rejects:
-        yield ReadBatch(rows_to_batch(rows) if rows else {}, rejects)
+    return ReadBatch(rows_to_batch(rows) if rows else {}, rejects)
+
+
+def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+    for first, lines in jsonl_chunks(path, batch_size):
+        read = parse_jsonl_chunk(path, first, lines)
+        if read.rejects or read.batch:
+            yield read
