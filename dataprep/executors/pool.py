@@ -33,7 +33,8 @@ embed ran), they start from a fork server instead, a clean interpreter started o
 run (about half a second), and build the stage from its name and options.
 
 Ctrl-C: the workers ignore SIGINT, so only this process sees it; it cancels what is queued,
-stops the workers and lets the stage abort its output as it does without workers. An error
+waits for the workers to finish the batch in hand and stop, and lets the stage abort its
+output as it does without workers. An error
 in a worker is raised here with its own type and message (the worker's traceback attached).
 """
 
@@ -261,8 +262,8 @@ def ordered_map(
                     break
             else:
                 return
-        yield from _pooled(stage, fn, queue, workers, executor)
-        executor = None  # _pooled stopped it
+        handed, executor = executor, None  # _pooled stops it, however it ends
+        yield from _pooled(stage, fn, queue, workers, handed)
     finally:
         if executor is not None:
             _stop_pool(executor, deque(), clean=False)
@@ -374,21 +375,17 @@ def _start_pool(stage: Stage, workers: int) -> ProcessPoolExecutor:
 
 
 def _stop_pool(executor: ProcessPoolExecutor, pending: deque[_Task], clean: bool) -> None:
-    if clean:
-        executor.shutdown(wait=True)
-        return
-    # An error, Ctrl-C, or a consumer that stopped early: drop the queue, stop the workers now
-    # rather than after their current batch, and reap them, so no process outlives the stage.
-    for task in pending:
-        if task.future is not None:
-            task.future.cancel()
-    processes = list(getattr(executor, "_processes", {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
+    """Stop the workers and wait for them, so that no process outlives the stage.
+
+    After an error, Ctrl-C, or a consumer that stopped early, what is queued is dropped and the
+    workers only finish the batch in hand (killing them mid-task can leave the executor's queue
+    feeder blocked on a pipe nobody reads, and the interpreter hung at exit).
+    """
+    if not clean:
+        for task in pending:
+            if task.future is not None:
+                task.future.cancel()
+    executor.shutdown(wait=True, cancel_futures=not clean)
 
 
 # -- the two kinds of stage ----------------------------------------------------------------------
