@@ -41,6 +41,7 @@ in a worker is raised here with its own type and message (the worker's traceback
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import pickle
 import signal
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 POOL_AFTER_S = 1.0
 #: Tasks queued or running per worker: enough to keep every worker busy, few enough that the
 #: batches in flight stay a small part of memory.
-IN_FLIGHT = 2
+IN_FLIGHT = 4
 #: Source files larger than this are read in the driver, streaming.
 BIG_FILE = 64 * 2**20
 #: Files per source task at most (one record per page: a task of a few pages amortises its overhead).
@@ -239,7 +240,7 @@ def ordered_map(
     executor: ProcessPoolExecutor | None = None
     try:
         if pool_after <= 0:
-            executor = _start_pool(stage, workers)
+            executor, _ = _start_pool(stage, workers)
         else:
             warming: list[Future] = []
             done_weight, spent = 0.0, 0.0
@@ -254,8 +255,7 @@ def ordered_map(
                 if executor is None:
                     projected = spent * total_weight / done_weight if total_weight and done_weight else spent * 4
                     if projected >= pool_after:
-                        executor = _start_pool(stage, workers)
-                        warming = [executor.submit(_ready) for _ in range(workers)]
+                        executor, warming = _start_pool(stage, workers)
                 elif all(future.done() for future in warming):
                     for future in warming:
                         future.result()  # a worker that failed to build the stage says why
@@ -356,7 +356,8 @@ def start_method() -> str:
     return "forkserver"
 
 
-def _start_pool(stage: Stage, workers: int) -> ProcessPoolExecutor:
+def _start_pool(stage: Stage, workers: int) -> tuple[ProcessPoolExecutor, list[Future]]:
+    """The pool, and one first task per worker that returns once the worker is ready."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -369,9 +370,19 @@ def _start_pool(stage: Stage, workers: int) -> ProcessPoolExecutor:
         _FORKSERVER_READY = True
     # A forked worker inherits the stage (nothing is pickled); any other builds it from its options.
     inherited = stage if method == "fork" else None
-    return ProcessPoolExecutor(
+    executor = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(inherited, stage_args(stage))
     )
+    if method != "fork":
+        return executor, [executor.submit(_ready) for _ in range(workers)]
+    # The workers fork at the first submit. Frozen, this process's objects stay out of the
+    # workers' garbage collections, which would otherwise walk them all and copy every page
+    # they touch (copy-on-write).
+    gc.freeze()
+    try:
+        return executor, [executor.submit(_ready) for _ in range(workers)]
+    finally:
+        gc.unfreeze()
 
 
 def _stop_pool(executor: ProcessPoolExecutor, pending: deque[_Task], clean: bool) -> None:
