@@ -451,3 +451,31 @@ def test_workers_must_be_a_positive_count(records, tmp_path, cli):
     result = cli("filter-slop", records, "-o", tmp_path / "o", "--workers", "0")
     assert result.exit_code == 2
     assert "--workers" in result.output
+
+
+def test_parquet_with_long_row_groups_is_read_here_and_equals_one(records, tmp_path, monkeypatch, pooled):
+    """Row groups far longer than a batch are read in this process (a worker would read a whole
+    group for every batch of it); the output is the same either way."""
+    import pyarrow.parquet as pq
+
+    _small_batches(monkeypatch, 50)
+    run_stage("normalize", [records], tmp_path / "norm", LOCAL)
+    table = pq.read_table(tmp_path / "norm" / "part-00000.parquet")
+    (tmp_path / "long").mkdir()
+    pq.write_table(table, tmp_path / "long" / "part-00000.parquet", row_group_size=700)
+    kinds = []
+    tasks = pool._record_tasks
+
+    def recording(*args):
+        for task in tasks(*args):
+            kinds.append(task.payload[0])
+            yield task
+
+    monkeypatch.setattr(pool, "_record_tasks", recording)
+    one = run_stage("filter-slop", [tmp_path / "long"], tmp_path / "one", LOCAL)
+    two = run_stage("filter-slop", [tmp_path / "long"], tmp_path / "two", LocalEngine(2))
+    assert one == two
+    assert pooled and set(kinds) == {"batch"}
+    kinds.clear()
+    run_stage("filter-slop", [tmp_path / "norm"], tmp_path / "three", LocalEngine(2))
+    assert set(kinds) == {"parquet"}

@@ -9,8 +9,9 @@ What runs where:
 - **Record stages** (``process``, and ``prepare`` for the stages that fit on the whole input):
   a JSONL input is cut here into chunks of ``batch_size`` lines (each with the number of its
   first line) and the workers parse and check the lines as well as call the stage, since
-  parsing is most of the cost of a light stage like filter-slop. Parquet batches, and the
-  batches of a stage with its own ``read_batches``, are read here and handed over.
+  parsing is most of the cost of a light stage like filter-slop. A Parquet input is cut into
+  row ranges of ``batch_size`` (the batches ``iter_batches`` makes), which the workers read;
+  the batches of a stage with its own ``read_batches`` are read here and handed over.
 
 The outputs are those of ``workers: 1`` byte for byte: tasks go out and come back in input
 order (never more than :data:`IN_FLIGHT` per worker at a time, which bounds memory), a batch
@@ -51,7 +52,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, InputError
 from dataprep.io.readers import ReadBatch, Reject, jsonl_chunks, parse_jsonl_chunk
 from dataprep.records import Batch, batch_len
 
@@ -174,12 +175,44 @@ def run_records(stage: Stage, task: tuple[Any, ...]) -> tuple[list[Reject], Batc
         _, path, first, lines, method = task
         read = parse_jsonl_chunk(path, first, lines)
         rejects, batch = read.rejects, read.batch
+    elif task[0] == "parquet":
+        _, path, start, stop, method = task
+        batch, rejects = parquet_rows(path, start, stop), []
     else:
         _, batch, method = task
         rejects = []
     if not batch_len(batch):
         return rejects, None
     return rejects, (getattr(stage, method)(batch) if method else batch)
+
+
+_PARQUET: dict[str, Any] = {}
+
+
+def parquet_rows(path: str, start: int, stop: int) -> Batch:
+    """Rows ``start:stop`` of a Parquet file as a batch: what ``iter_batches`` yields for them
+    when ``start`` and ``stop`` fall on its batch boundaries."""
+    from dataprep.io.readers import _brief, open_parquet
+    from dataprep.io.schema import table_to_batch
+
+    handle = _PARQUET.get(path)
+    if handle is None:
+        _PARQUET.clear()  # one open file per worker at a time
+        handle = _PARQUET[path] = open_parquet(Path(path))
+    groups, first, at = [], None, 0
+    for index in range(handle.metadata.num_row_groups):
+        rows = handle.metadata.row_group(index).num_rows
+        if at + rows > start and at < stop:
+            groups.append(index)
+            first = at if first is None else first
+        at += rows
+    try:
+        table = handle.read_row_groups(groups)
+    except Exception as exc:  # noqa: BLE001 - a damaged page raises OSError or ArrowInvalid
+        raise InputError(
+            f"{path}: the Parquet data is damaged ({_brief(exc)}); rerun the stage that wrote it."
+        ) from exc
+    return table_to_batch(table.slice(start - (first or 0), stop - start))
 
 
 def run_sources(stage: Stage, paths: list[str]) -> list[dict[str, Any] | Reject]:
@@ -409,12 +442,23 @@ def _default_reader(stage: Any) -> bool:
 
 
 def _record_tasks(stage: Any, files: list[Path], method: str | None) -> Iterator[_Task]:
-    from dataprep.io.readers import _iter_parquet
+    from dataprep.io.readers import _check_core_types, _iter_parquet, open_parquet
 
     for path in files:
         if path.name.endswith(".parquet"):
-            for read in _iter_parquet(path, stage.batch_size):
-                yield _Task(("batch", read.batch, method), batch_len(read.batch), extra=read.rejects)
+            handle = open_parquet(path)
+            _check_core_types(path, handle.schema_arrow)
+            meta = handle.metadata
+            size = stage.batch_size
+            # The workers read rows start:stop themselves, the row groups around them. Row groups
+            # much longer than a batch would be read over and over: this process reads those.
+            if meta.num_row_groups and meta.num_rows / meta.num_row_groups > 4 * size:
+                for read in _iter_parquet(path, size):
+                    yield _Task(("batch", read.batch, method), batch_len(read.batch), extra=read.rejects)
+                continue
+            for start in range(0, meta.num_rows, size):
+                stop = min(start + size, meta.num_rows)
+                yield _Task(("parquet", str(path), start, stop, method), stop - start)
         else:
             for first, lines in jsonl_chunks(path, stage.batch_size):
                 yield _Task(("jsonl", str(path), first, lines, method), sum(map(len, lines)))
