@@ -291,7 +291,7 @@ def ordered_map(
                         executor, warming = _start_pool(stage, workers)
                 elif all(future.done() for future in warming):
                     for future in warming:
-                        future.result()  # a worker that failed to build the stage says why
+                        _result(stage, future)  # a worker that could not start says so
                     break
             else:
                 return
@@ -300,6 +300,19 @@ def ordered_map(
     finally:
         if executor is not None:
             _stop_pool(executor, deque(), clean=False)
+
+
+def _result(stage: Stage, future: Future) -> Any:
+    """The future's result; a worker that died is a :class:`WorkerLost` naming the stage."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise WorkerLost(
+            f"{stage.name}: a worker process stopped without a word (killed for memory, or a crash "
+            "in a library); rerun with fewer workers (--workers 1 runs the stage in this process)."
+        ) from exc
 
 
 def _ready() -> int:
@@ -314,8 +327,6 @@ def _pooled(
     workers: int,
     executor: ProcessPoolExecutor,
 ) -> Iterator[tuple[Any, Any]]:
-    from concurrent.futures.process import BrokenProcessPool
-
     pending: deque[_Task] = deque()
     failed: _Failed | None = None
     clean = False
@@ -338,13 +349,7 @@ def _pooled(
                 yield task.extra, task.local()
                 continue
             assert task.future is not None
-            try:
-                result, counted = task.future.result()
-            except BrokenProcessPool as exc:
-                raise WorkerLost(
-                    f"{stage.name}: a worker process stopped without a word (killed for memory, or a crash "
-                    "in a library); rerun with fewer workers (--workers 1 runs the stage in this process)."
-                ) from exc
+            result, counted = _result(stage, task.future)
             task.future = None
             add_counters(stage, counted)
             yield task.extra, result
