@@ -46,6 +46,7 @@ import gc
 import os
 import pickle
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -66,6 +67,8 @@ POOL_AFTER_S = 1.0
 #: Tasks queued or running per worker: enough to keep every worker busy, few enough that the
 #: batches in flight stay a small part of memory.
 IN_FLIGHT = 4
+#: The GIL switch interval while a pool runs (seconds; Python's default is 0.005).
+SWITCH_INTERVAL_S = 0.0005
 #: Source files larger than this are read in the driver, streaming.
 BIG_FILE = 64 * 2**20
 #: Files per source task at most (one record per page: a task of a few pages amortises its overhead).
@@ -330,6 +333,12 @@ def _pooled(
     pending: deque[_Task] = deque()
     failed: _Failed | None = None
     clean = False
+    # The executor's threads here read each result off a pipe in 64 KB pieces, taking the GIL
+    # for each; at the default 5 ms switch interval they wait on this thread's Python work
+    # (writing Parquet) and a worker waits with its result half sent. A shorter interval keeps
+    # the results flowing.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
     try:
         while True:
             while failed is None and len(pending) < IN_FLIGHT * workers:
@@ -357,6 +366,7 @@ def _pooled(
             raise failed.error
         clean = True
     finally:
+        sys.setswitchinterval(interval)
         _stop_pool(executor, pending, clean)
 
 
@@ -378,7 +388,6 @@ def start_method() -> str:
     """
     if START_METHOD:
         return START_METHOD
-    import sys
     import threading
 
     if sys.platform != "linux":
