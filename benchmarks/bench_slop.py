@@ -6,7 +6,8 @@ phrase; the benchmark asserts that both make the same keep/flag decision on
 every record before it reports the ratio. A last line times the whole stage
 (every built-in phrase, about 17,000 after expansion, and the cues, phrase
 families and sentence scorer on the sentences the cues pick; JSONL in, Parquet
-out) on the same records, against the same naive loop with only 500 phrases.
+out) on the same records, against the same naive loop with only 500 phrases; the very last
+line times it again with one worker process per core (``workers:``'s default).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from benchmarks.common import Result, Side, compare
 from benchmarks.corpus import qa_pair
+from dataprep.executors import local_engine
 from dataprep.io.writers import JsonlWriter
 from dataprep.records import new_record, rows_to_batch
 from dataprep.stages.base import StageContext
@@ -100,6 +102,12 @@ def run(records: int, workdir: Path) -> list[Result]:
         shutil.rmtree(out / "o", ignore_errors=True)
         FilterSlop(FilterSlopConfig(), StageContext(quiet=True)).run([path], out / "o")
 
+    engine = local_engine(None)  # one worker process per core, as the CLI and pipelines default to
+
+    def stage_on_workers() -> None:
+        shutil.rmtree(out / "w", ignore_errors=True)
+        FilterSlop(FilterSlopConfig(), StageContext(quiet=True, engine=engine)).run([path], out / "w")
+
     # The naive loop takes minutes at 100k records: time it once and share its time;
     # our runs are short, so they take the best of three against scheduler noise.
     naive_side, hoisted_side = Side(), Side()
@@ -111,5 +119,14 @@ def run(records: int, workdir: Path) -> list[Result]:
         compare("slop", what, "naive, lower() hoisted", records, megabytes, ours, hoisted_side),
         compare(
             "slop", "filter-slop stage, all lists", "any(p in text.lower())", records, megabytes, stage, naive_side
+        ),
+        compare(
+            "slop",
+            f"filter-slop stage, {getattr(engine, 'workers', 1)} workers",
+            "any(p in text.lower())",
+            records,
+            megabytes,
+            stage_on_workers,
+            naive_side,
         ),
     ]

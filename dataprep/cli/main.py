@@ -64,6 +64,13 @@ def main(debug: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
 
+WORKERS_HELP = (
+    "Processes for the per-record work (default: one per core); any number gives the same output, "
+    "1 runs everything in this process."
+)
+WORKERS_OPTION = click.Option(["--workers"], type=click.IntRange(min=1), metavar="N", help=WORKERS_HELP)
+
+
 def _stage_command(stage_cls: type[Stage]) -> click.Command:
     doc = (stage_cls.__doc__ or stage_cls.name).strip()
     summary = doc.splitlines()[0]
@@ -77,9 +84,13 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
 
     lists = hasattr(stage_cls, "listing")
 
-    def callback(inputs: tuple[str, ...], output: str | None, seed: int, quiet: bool, **values: Any) -> None:
+    def callback(
+        inputs: tuple[str, ...], output: str | None, seed: int, quiet: bool, workers: int | None, **values: Any
+    ) -> None:
+        from dataprep.executors import local_engine
+
         config = config_from_options(stage_cls.Config, values, f"dataprep {stage_cls.name}")
-        stage = stage_cls(config, StageContext(seed=seed, quiet=quiet))
+        stage = stage_cls(config, StageContext(seed=seed, quiet=quiet, engine=local_engine(workers)))
         # A stage may answer some options with a listing instead of an output (extract-sql --list-tables).
         listing = getattr(stage, "listing", None)
         text = listing(list(inputs)) if listing is not None else None
@@ -108,6 +119,7 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
         ),
         click.Option(["--seed"], type=int, default=0, show_default=True, help="Random seed."),
         click.Option(["--quiet", "-q"], is_flag=True, help="No progress bar."),
+        WORKERS_OPTION,
         *config_options(stage_cls.Config),
     ]
     return click.Command(
@@ -132,6 +144,13 @@ def _stage_command(stage_cls: type[Stage]) -> click.Command:
     help="With --executor ray: the cluster to join (auto, or ray://host:10001); unset starts a local Ray.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Override the file's workers: processes for each stage's per-record work on the local executor "
+    "(default: one per core; the outputs are the same for any number).",
+)
+@click.option(
     "--check-lock",
     is_flag=True,
     help="Run nothing: check that the inputs, options, seed and versions still match the run's "
@@ -145,6 +164,7 @@ def run_command(
     quiet: bool,
     executor: str | None,
     ray_address: str | None,
+    workers: int | None,
     check_lock: bool,
 ) -> None:
     """Run a pipeline file, resuming from where an earlier run stopped.
@@ -173,6 +193,8 @@ def run_command(
         current = pipeline.config.executor.model_dump()
         current.update({"type": executor or current["type"]}, **({"address": ray_address} if ray_address else {}))
         pipeline.config.executor = ExecutorConfig(**current)
+    if workers is not None:
+        pipeline.config.workers = workers
     results = run_pipeline(pipeline, force=force, from_stage=from_stage, until_stage=until_stage, quiet=quiet)
     stats_table([(r.folder, r.status, r.stats) for r in results], title=f"{pipeline.config.name}").print()
     click.echo(f"outputs in {pipeline.output_dir}/ (inspect with: dataprep inspect {pipeline.output_dir})")

@@ -7,7 +7,8 @@ output: counting, rejects, the global step of a stage (grouping LSH bands, fitti
 k-means, assigning splits) and the atomic commit. So a stage's output is the same
 records, with the same ids, on either engine.
 
-- :class:`LocalEngine` calls the method in this process, batch by batch.
+- :class:`LocalEngine` calls the method in this process, batch by batch; with ``workers: N``
+  it runs it in N worker processes (:mod:`dataprep.executors.pool`), with the same output.
 - :class:`dataprep.executors.ray_engine.RayEngine` runs it in ``ray.data``
   ``map_batches`` on a Ray cluster (a local one, or ``address: auto``).
 """
@@ -54,13 +55,28 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """Everything in this process (the default)."""
+    """This machine: in this process (``workers=1``), or in ``workers`` worker processes.
+
+    ``workers=1`` is the plain loop below; with more, a stage marked ``in_process`` (its work
+    already uses every core, or loads a model) still runs here.
+    """
 
     name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, int(workers))
+
+    def _pooled(self, stage: Any) -> bool:
+        return self.workers > 1 and not getattr(stage, "in_process", False)
 
     def map_batches(
         self, stage: RecordStage, inputs: Sequence[Path | str], method: str | None, on_rejects: OnRejects
     ) -> Iterator[Batch]:
+        if self._pooled(stage):
+            from dataprep.executors import pool
+
+            yield from pool.map_batches(stage, list(inputs), method, on_rejects, self.workers)
+            return
         call = getattr(stage, method) if method else None
         for read in stage.read_batches(list(inputs)):
             if read.rejects:
@@ -69,6 +85,11 @@ class LocalEngine:
                 yield call(read.batch) if call else read.batch
 
     def read_sources(self, stage: SourceStage, files: Sequence[Path]) -> Iterator[dict[str, Any] | Reject]:
+        if self._pooled(stage) and len(files) > 1:
+            from dataprep.executors import pool
+
+            yield from pool.read_sources(stage, list(files), self.workers)
+            return
         for path in files:
             yield from stage.read(path)
 
@@ -85,10 +106,20 @@ class LocalEngine:
 LOCAL = LocalEngine()
 
 
-def make_engine(executor: Any) -> Engine:
-    """The engine an :class:`dataprep.pipeline.config.ExecutorConfig` asks for."""
+def local_engine(workers: int | None = None) -> LocalEngine:
+    """The local engine with ``workers`` processes (None: one per core this process may use)."""
+    if workers is None:
+        from dataprep.executors.pool import default_workers
+
+        workers = default_workers()
+    return LOCAL if workers <= 1 else LocalEngine(workers)
+
+
+def make_engine(executor: Any, workers: int | None = None) -> Engine:
+    """The engine an :class:`dataprep.pipeline.config.ExecutorConfig` asks for; ``workers``
+    (local only; None for every core) sets the local engine's worker processes."""
     if executor is None or executor.type == "local":
-        return LOCAL
+        return local_engine(workers)
     from dataprep.executors.ray_engine import RayEngine
 
     return RayEngine(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import glob
 import gzip
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -203,15 +205,55 @@ def _unencodable(line: str, obj: Any) -> str | None:
     return None
 
 
-def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+def jsonl_chunks(path: Path, lines: int) -> Iterator[tuple[int, list[str]]]:
+    """The file's lines, ``lines`` at a time, each chunk with the number of its first line.
+
+    A batch of a JSONL file holds the usable records of one chunk, so that its batches do not
+    depend on which of its lines turn out unusable: the local engine's workers parse chunks
+    side by side and still make the batches this process makes alone.
+    """
+    chunk: list[str] = []
+    first = 1
+    for number, line in enumerate(_open_lines(path), start=1):
+        chunk.append(line)
+        if len(chunk) >= lines:
+            yield first, chunk
+            chunk, first = [], number + 1
+    if chunk:
+        yield first, chunk
+
+
+#: 19 digits in a row: a number that may not fit in 64 bits, which orjson reads as a float.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def loads(line: str) -> Any:
+    """``json.loads(line)``, twice as fast: orjson parses, and whatever it refuses or could read
+    differently goes to the standard library, so the result (or the JSONDecodeError, with its
+    message and column) is exactly json's.
+
+    orjson refuses what json accepts beyond the JSON standard (NaN, Infinity, a lone UTF-16
+    surrogate like ``"\\ud800"``, nesting past 1024 levels) and reads an integer over 64 bits as a
+    float; json also raises RecursionError where it nests too deep for Python.
+    """
+    if _LONG_DIGITS.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
+
+
+def parse_jsonl_chunk(path: Path | str, first: int, lines: list[str]) -> ReadBatch:
+    """The records of a chunk of lines (numbered from ``first``), and a reject for each unusable line."""
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
-    for number, line in enumerate(_open_lines(path), start=1):
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         locator = f"{path}#line={number}"
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except json.JSONDecodeError as exc:
             rejects.append(Reject("bad-json", locator, line[:1000], f"{exc.msg} at column {exc.colno}"))
             continue
@@ -232,8 +274,11 @@ def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
             rejects.append(Reject(reason, locator, record, _wrong_type(reason, obj)))
             continue
         rows.append(coerce_record(obj, locator))
-        if len(rows) >= batch_size:
-            yield ReadBatch(rows_to_batch(rows), rejects)
-            rows, rejects = [], []
-    if rows or rejects:
-        yield ReadBatch(rows_to_batch(rows) if rows else {}, rejects)
+    return ReadBatch(rows_to_batch(rows) if rows else {}, rejects)
+
+
+def _iter_jsonl(path: Path, batch_size: int) -> Iterator[ReadBatch]:
+    for first, lines in jsonl_chunks(path, batch_size):
+        read = parse_jsonl_chunk(path, first, lines)
+        if read.rejects or read.batch:
+            yield read

@@ -51,6 +51,13 @@ class PipelineConfig(BaseModel):
     output_dir: Path | None = Field(None, description="Run folder. Default: runs/<name>.")
     seed: int = Field(0, description="Seed for every stage that draws random numbers.")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Where stages run.")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="local executor: processes for each stage's per-record work (default: one per core). "
+        "Any number gives the same outputs; 1 runs everything in this process. Not part of a stage's "
+        "fingerprint, so changing it reruns nothing.",
+    )
     stages: list[dict[str, Any]] = Field(description="The stages, in order.", min_length=1)
 
     @field_validator("executor", mode="before")

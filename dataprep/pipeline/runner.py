@@ -113,7 +113,7 @@ def run_pipeline(
     handler = _attach_log(run_dir)
     engine: Engine | None = None
     try:
-        engine = make_engine(pipeline.config.executor)
+        engine = make_engine(pipeline.config.executor, pipeline.config.workers)
         results = _run(pipeline, run_dir, force, from_stage, until_stage, quiet, engine)
     finally:
         if engine is not None:
@@ -171,7 +171,9 @@ def _run(
     fingerprints: dict[str, str] = {}
     folders: dict[str, Path] = {}
     results: list[StageResult] = []
-    log.info("run %s -> %s (executor: %s)", pipeline.path, run_dir, engine.name)
+    workers = getattr(engine, "workers", None)
+    where = f"{engine.name}, {workers} workers" if engine.name == "local" and workers else engine.name
+    log.info("run %s -> %s (executor: %s)", pipeline.path, run_dir, where)
     for stage in pipeline.stages:
         if last is not None and stage.index > last:
             break

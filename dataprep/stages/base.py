@@ -317,6 +317,9 @@ class RecordStage(Stage):
     process_on_workers: ClassVar[bool] = True
     #: The only columns the stage reads from Parquet (None: all of them).
     read_columns: ClassVar[tuple[str, ...] | None] = None
+    #: True for a stage whose per-record work already keeps every core busy or loads a model
+    #: (embedding): the local engine runs it in this process whatever ``workers`` says.
+    in_process: ClassVar[bool] = False
 
     def prepare(self, batch: Batch) -> Batch:
         """Per-batch work of the fit pass: a pure function of the batch (optional)."""

@@ -222,6 +222,7 @@ class Cluster(RecordStage):
     config: ClusterConfig
     batch_size = 4096
     process_on_workers = False
+    in_process = True  # prepare() may embed: the model's kernels use every core already
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -218,6 +218,7 @@ class Embed(RecordStage):
     batch_size = 1024
 
     worker_counters = ("embedded", "cache_hits")
+    in_process = True  # the model's kernels use every core already; one copy of it in memory
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
