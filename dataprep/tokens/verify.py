@@ -131,12 +131,16 @@ class Verifier:
     # -- per format --------------------------------------------------------------------
 
     def pair_texts(self, inputs: list[str], outputs: list[str]) -> list[str]:
-        """The texts :meth:`pairs` tokenizes (no special tokens added) besides the prompts: each prompt/answer
-        edge alone and joined. A caller can tokenize them with its own and hand the ids to :meth:`pairs`."""
+        """The texts :meth:`pairs` tokenizes (no special tokens added) besides the prompts: each distinct
+        prompt end alone, then each prompt/answer edge joined. A caller can tokenize them with its own
+        and hand the ids to :meth:`pairs`."""
+        befores, answers = self._edges(self._prompts(inputs)[0], outputs)
+        return list(dict.fromkeys(befores)) + [b + a[:EDGE] for b, a in zip(befores, answers)]
+
+    def _edges(self, prompts: list[str], outputs: list[str]) -> tuple[list[str], list[str]]:
         eos = self.tok.eos_token
-        befores = [p[-EDGE:] for p in self._prompts(inputs)[0]]
         answers = [_strip_suffix(text, eos) for text in outputs] if eos else outputs
-        return befores + [b + a[:EDGE] for b, a in zip(befores, answers)]
+        return [p[-EDGE:] for p in prompts], answers
 
     def _prompts(self, inputs: list[str]) -> tuple[list[str], list[bool]]:
         """Each prompt as inference sends it (input + separator, a typed BOS left to the tokenizer),
@@ -166,8 +170,10 @@ class Verifier:
         if edge_ids is None:
             texts = self.pair_texts(inputs, outputs)
             edge_ids = [e.ids for e in self.info.backend.encode_batch_fast(texts, add_special_tokens=False)]
-        count = len(inputs)
-        merged = [j[: len(a)] != a for a, j in zip(edge_ids[:count], edge_ids[count:])]
+        befores = [p[-EDGE:] for p in prompts]
+        distinct = dict.fromkeys(befores)  # many prompts end alike ("?\n"): each end is tokenized once
+        alone = dict(zip(distinct, edge_ids))
+        merged = [j[: len(alone[b])] != alone[b] for b, j in zip(befores, edge_ids[len(distinct) :])]
         refs = self._prompt_refs(prompts, typed_bos, prompt_ids)
         stops = {self.info.eos_id}
         clean, pad_end = self._clean_turns(flat, *refs, stops)
