@@ -226,3 +226,38 @@ def test_show_tokens_verify_prints_mismatches_side_by_side(tmp_path, family_dir,
     assert result.exit_code == 0 and "no mismatches" in result.output
     result = cli("show-tokens", "--verify", tmp_path)
     assert result.exit_code == 2 and "--no-verify" in result.output
+
+
+def test_reference_prompts_from_the_encoders_ids_equal_tokenizing_them(family_dir):
+    """The verifier builds tokenizer(input + separator) from the encoder's own ids only where the
+    post-processor provably just adds fixed tokens; the verdicts are those of tokenizing the prompts."""
+    from tokenizers import processors
+
+    from dataprep.tokens.examples import Encoder
+    from dataprep.tokens.verify import fixed_affixes
+
+    info = load_tokenizer(str(TINY))
+    assert fixed_affixes(info.backend) == (info.prefix, [])
+    inputs = ["What is two plus two?", "<s>Typed BOS?", "Ends with a space ", "Café?"]
+    outputs = ["It is four.", "Yes.</s>", " ok", "Ünïcödé."]
+    encoder, verifier = Encoder(info), Verifier(info, info.chat_template, separator="\n", train_on_inputs=False)
+    flat = encoder.pairs(inputs, outputs)
+    fast = verifier.pairs(flat, inputs, outputs, flat.prompts)
+    slow = verifier.pairs(flat, inputs, outputs)  # every prompt tokenized by the verifier
+    assert [(c.mismatch, c.fixed) for c in fast] == [(c.mismatch, c.fixed) for c in slow]
+    assert all(c.mismatch is None for c in fast) and fast[1].fixed == {"double-bos"}
+    # A mismatch the numpy pass cannot clear still goes through _turn: the EOS masked.
+    flat.labels[len(flat.ids) - 1] = -100
+    (*_, last) = verifier.pairs(flat, inputs, outputs, flat.prompts)
+    assert last.mismatch is not None and last.mismatch.kind in KINDS
+    # Truncation on, or a post-processor that is not fixed tokens: the verifier tokenizes itself.
+    info.backend.enable_truncation(8)
+    assert fixed_affixes(info.backend) is None
+    info.backend.no_truncation()
+    info.backend.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(),
+            processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]),
+        ]
+    )
+    assert fixed_affixes(info.backend) == ([0], [2])

@@ -20,6 +20,7 @@ most of it (ties: the side of its lowest-ranked group); ``leakage: report`` only
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -49,6 +50,13 @@ _LEAK_EXAMPLES = 5
 
 def _dedup_default(name: str) -> Any:
     return DedupConfig.model_fields[name].default
+
+
+@functools.lru_cache(maxsize=16)
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """:func:`lsh_params`, worked out once per threshold (an optimisation by numerical integration
+    that costs about as much as MinHashing a batch)."""
+    return lsh_params(threshold, num_perm)
 
 
 class SplitConfig(StageConfig):
@@ -242,6 +250,12 @@ class Split(RecordStage):
                 return f"{self.config.group_by}={_key(value)}"
         return f"id={batch['id'][i]}"
 
+    def _group_keys(self, batch: Batch) -> list[str]:
+        """:meth:`_group_key` of every row."""
+        if not self.config.group_by:
+            return [f"id={record_id}" for record_id in batch["id"]]
+        return [self._group_key(batch, i) for i in range(batch_len(batch))]
+
     def _rank(self, key: str) -> float:
         salt = f"seed={self.ctx.seed}" if self.config.method == "random" else ""
         return unit_hash(key, salt)
@@ -251,20 +265,20 @@ class Split(RecordStage):
         stratify = self.config.stratify
         n = batch_len(batch)
         out: Batch = {
-            "key": [self._group_key(batch, i) for i in range(n)],
-            "stratum": [_label(field_value(batch, stratify, i)) if stratify else "" for i in range(n)],
+            "key": self._group_keys(batch),
+            "stratum": [_label(field_value(batch, stratify, i)) for i in range(n)] if stratify else [""] * n,
         }
         if self.config.leakage != "off":
             # The dedup stage's comparison: prompt and response, exact keys and MinHash LSH bands.
-            ok = np.array([record_problem(batch, i) is None for i in range(n)], dtype=bool)
-            texts = [content_text(batch, i) if ok[i] else "" for i in range(n)]
+            ok = [record_problem(batch, i) is None for i in range(n)]
+            texts = [content_text(batch, i) if good else "" for i, good in enumerate(ok)]
             cfg = self.config
-            bands, rows = lsh_params(cfg.leakage_threshold, _dedup_default("num_perm"))
+            bands, rows = _lsh_params(cfg.leakage_threshold, _dedup_default("num_perm"))
             tokens = tokenize(texts)
             exact = exact_keys(texts, tokens)
             options = {"num_perm": _dedup_default("num_perm"), "ngram": cfg.leakage_ngram, "seed": self.ctx.seed}
             keys = near_keys(texts, tokens, exact, **options, bands=bands, rows=rows)
-            out.update(exact=exact, eligible=ok, bands=keys)
+            out.update(exact=exact, eligible=np.array(ok, dtype=bool), bands=keys)
         return out
 
     def fit_prepared(self, prepared: Iterator[Batch], inputs: list[Path | str]) -> None:
@@ -433,10 +447,12 @@ class Split(RecordStage):
                     stats.records_in += size
                     bar.update(size)
                     rows: dict[str, list[int]] = {name: [] for name in names}
-                    for i in range(size):
-                        split = self.groups[self._group_key(batch, i)].split
+                    groups = self.groups
+                    sides = [groups[key].split for key in self._group_keys(batch)]
+                    for i, split in enumerate(sides):
                         rows[split].append(i)
-                        if self.config.stratify:
+                    if self.config.stratify:
+                        for i, split in enumerate(sides):
                             stratum = _label(field_value(batch, self.config.stratify, i))
                             self.strata.setdefault(stratum, Counter())[split] += 1
                     for name, picked in rows.items():

@@ -279,7 +279,10 @@ class _Job:
     batch: Batch
     rows: dict[str, list[int]]
     requests: dict[str, Request]
+    #: The ids of the requests' texts, then (locally) those of the verifier's pair texts.
     encoded: Future
+    #: How many of ``encoded`` are the requests'; the rest are the verifier's.
+    texts: int | None = None
 
 
 @register
@@ -524,7 +527,12 @@ class Tokenize(RecordStage):
             return _Job(batch, rows, requests, done)
         assert worker is not None and self.encoder is not None
         texts = [text for request in requests.values() for text in request.texts]
-        return _Job(batch, rows, requests, worker.submit(self.encoder.encode, texts))
+        count = len(texts)
+        if self.verifier is not None and "input-output" in requests:
+            # The verifier's own texts go to the worker thread too, in the same call.
+            pairs = rows["input-output"]
+            texts += self.verifier.pair_texts([batch["input"][i] for i in pairs], [batch["output"][i] for i in pairs])
+        return _Job(batch, rows, requests, worker.submit(self.encoder.encode, texts), count)
 
     def _requests(self, batch: Batch, formats: list[str | None]) -> tuple[dict[str, list[int]], dict[str, Request]]:
         """Each format's rows of the batch, and what it asks of the tokenizer."""
@@ -547,6 +555,7 @@ class Tokenize(RecordStage):
         cfg = self.config
         assert self.encoder is not None
         encoded = job.encoded.result()
+        edge_ids = encoded[job.texts :] if job.texts is not None and job.texts < len(encoded) else None
         results: dict[str, Any] = {}
         at = 0
         for fmt, request in job.requests.items():
@@ -570,7 +579,8 @@ class Tokenize(RecordStage):
             flat, rows = results["input-output"], job.rows["input-output"]
             if self.verifier is not None:
                 inputs, outputs = [job.batch["input"][i] for i in rows], [job.batch["output"][i] for i in rows]
-                checks = self.verifier.pairs(flat, inputs, outputs)
+                # The encoder's prompts are input + separator, as the verifier's (the same config).
+                checks = self.verifier.pairs(flat, inputs, outputs, flat.prompts, edge_ids)
                 flat, rows = self._verdicts(flat, rows, checks, job.batch, reasons, details)
             parts.append(flat)
             owners += rows

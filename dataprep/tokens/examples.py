@@ -24,7 +24,7 @@ example may teach the model to predict its first token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -53,6 +53,10 @@ class Flat:
     ids: np.ndarray  # int32
     labels: np.ndarray  # int32
     lengths: np.ndarray  # int64
+    #: Input/output pairs fresh from :meth:`Encoder.pairs`: each prompt's own tokens (input + separator,
+    #: no BOS), flat ids and lengths, which the verifier's reference prompts are made of. Not carried over
+    #: by :meth:`select`, :meth:`truncate` or :meth:`concat`.
+    prompts: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -76,8 +80,10 @@ class Flat:
 
     def trained(self) -> np.ndarray:
         """Trained tokens per example."""
-        owner = np.repeat(np.arange(len(self)), self.lengths)
-        return np.bincount(owner[self.labels != IGNORE], minlength=len(self))
+        # A running count of trained tokens, read at each example's edges.
+        running = np.concatenate(([0], np.cumsum(self.labels != IGNORE)))
+        ends = np.cumsum(self.lengths)
+        return running[ends] - running[ends - self.lengths]
 
     @classmethod
     def concat(cls, parts: list[Flat]) -> Flat:
@@ -292,7 +298,9 @@ class Encoder:
         eos = self._eos_part(count)
         ids, lengths = join([(prefix, prefix_lengths), (prompts, prompt_lengths), (answers, answer_lengths), eos])
         masked = np.zeros_like(lengths) if self.train_on_inputs else prefix_lengths + prompt_lengths
-        return Flat.masked(ids, lengths, masked)
+        flat = Flat.masked(ids, lengths, masked)
+        flat.prompts = (prompts, prompt_lengths)
+        return flat
 
     def _finish_chats(
         self, encoded: list[list[int]], state: tuple

@@ -41,8 +41,10 @@ def bins(lengths: np.ndarray, capacity: int) -> list[list[int]]:
     """Example indices per sequence (best-fit decreasing); each sequence holds at most ``capacity`` tokens."""
     rooms: list[tuple[int, int]] = []  # (room left, bin number), sorted
     packed: list[list[int]] = []
-    for index in sorted(range(len(lengths)), key=lambda i: (-int(lengths[i]), i)):
-        size = int(lengths[index])
+    sizes = np.asarray(lengths, dtype=np.int64)
+    # Longest first, ties in index order (a stable sort of the negated lengths).
+    order = np.argsort(-sizes, kind="stable").tolist()
+    for index, size in zip(order, sizes[order].tolist()):
         at = bisect_left(rooms, (size, -1))
         if at < len(rooms):
             room, number = rooms.pop(at)
@@ -67,14 +69,15 @@ def pack(flat: Flat, capacity: int) -> Rows:
     within = np.arange(int(lengths.sum())) - np.repeat(new_starts, lengths)
     gather = np.repeat(flat.starts[order], lengths) + within
     positions = within.astype(np.int32)
-    row_sizes = [int(sum(flat.lengths[i] for i in members)) for members in groups]
-    offsets = np.concatenate(([0], np.cumsum(row_sizes))).astype(np.int64)
+    sizes = flat.lengths.tolist()
+    seq_lengths = [[sizes[i] for i in members] for members in groups]
+    offsets = np.concatenate(([0], np.cumsum([sum(row) for row in seq_lengths]))).astype(np.int64)
     return Rows(
         ids=flat.ids[gather],
         labels=flat.labels[gather],
         offsets=offsets,
         position_ids=positions,
-        seq_lengths=[[int(flat.lengths[i]) for i in members] for members in groups],
+        seq_lengths=seq_lengths,
     )
 
 

@@ -16,11 +16,14 @@ differing token in the reject's detail and a side-by-side window in ``mismatches
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from dataprep.tokens.chat import clean_messages
-from dataprep.tokens.examples import IGNORE, Flat
+from dataprep.tokens.examples import IGNORE, Flat, from_lists, join, starts_of
 from dataprep.tokens.tokenizer import TokenizerInfo
 
 KINDS = (
@@ -122,38 +125,154 @@ class Verifier:
         self.controls = {tok.convert_tokens_to_ids(c) for c in info.controls}
         # Without a pad token, trainers (TRL, axolotl) pad with EOS: the same hazard as pad == EOS.
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else info.eos_id
+        #: What the post-processor puts around every single text, when that is all it does to the ids.
+        self.affixes = fixed_affixes(info.backend)
 
     # -- per format --------------------------------------------------------------------
 
-    def pairs(self, flat: Flat, inputs: list[str], outputs: list[str]) -> list[Checked]:
-        bos, eos = self.tok.bos_token, self.tok.eos_token
-        typed_bos = [bool(self.info.prefix and bos and text.startswith(bos)) for text in inputs]
-        prompts = [text.removeprefix(bos) if typed else text for text, typed in zip(inputs, typed_bos)]
-        answers = list(outputs)
-        if eos:
-            answers = [_strip_suffix(text, eos) for text in answers]
-        backend = self.info.backend
-        prompts = [p + self.separator for p in prompts]
-        refs = [e.ids for e in backend.encode_batch_fast(prompts)]
-        merged = self._merges([p[-EDGE:] for p in prompts], [a[:EDGE] for a in answers])
-        out = []
+    def pair_texts(self, inputs: list[str], outputs: list[str]) -> list[str]:
+        """The texts :meth:`pairs` tokenizes (no special tokens added) besides the prompts: each distinct
+        prompt end alone, then each prompt/answer edge joined. A caller can tokenize them with its own
+        and hand the ids to :meth:`pairs`."""
+        befores, answers = self._edges(self._prompts(inputs)[0], outputs)
+        return list(dict.fromkeys(befores)) + [b + a[:EDGE] for b, a in zip(befores, answers)]
+
+    def _edges(self, prompts: list[str], outputs: list[str]) -> tuple[list[str], list[str]]:
+        eos = self.tok.eos_token
+        answers = [_strip_suffix(text, eos) for text in outputs] if eos else outputs
+        return [p[-EDGE:] for p in prompts], answers
+
+    def _prompts(self, inputs: list[str]) -> tuple[list[str], list[bool]]:
+        """Each prompt as inference sends it (input + separator, a typed BOS left to the tokenizer),
+        and which inputs had a typed BOS."""
+        bos, sep = self.tok.bos_token, self.separator
+        if not (self.info.prefix and bos):
+            return [text + sep for text in inputs], [False] * len(inputs)
+        typed_bos = [text.startswith(bos) for text in inputs]
+        prompts = [(text.removeprefix(bos) if typed else text) + sep for text, typed in zip(inputs, typed_bos)]
+        return prompts, typed_bos
+
+    def pairs(
+        self,
+        flat: Flat,
+        inputs: list[str],
+        outputs: list[str],
+        prompt_ids: tuple[np.ndarray, np.ndarray] | None = None,
+        edge_ids: list[list[int]] | None = None,
+    ) -> list[Checked]:
+        """Verdicts for input/output examples.
+
+        ``prompt_ids``: the tokens of each ``input + separator`` without special tokens, flat ids and
+        lengths, if the caller has them (the encoder's own, :attr:`Flat.prompts`); ``edge_ids``: the
+        tokens of :meth:`pair_texts`. What is not given is tokenized here.
+        """
+        prompts, typed_bos = self._prompts(inputs)
+        if edge_ids is None:
+            texts = self.pair_texts(inputs, outputs)
+            edge_ids = [e.ids for e in self.info.backend.encode_batch_fast(texts, add_special_tokens=False)]
+        befores = [p[-EDGE:] for p in prompts]
+        distinct = dict.fromkeys(befores)  # many prompts end alike ("?\n"): each end is tokenized once
+        alone = dict(zip(distinct, edge_ids))
+        merged = [j[: len(alone[b])] != alone[b] for b, j in zip(befores, edge_ids[len(distinct) :])]
+        refs = self._prompt_refs(prompts, typed_bos, prompt_ids)
         stops = {self.info.eos_id}
-        for n, (ids, labels) in enumerate(_examples(flat)):
-            fixed = {"double-bos"} if typed_bos[n] else set()
-            if merged[n]:
+        clean, pad_end = self._clean_turns(flat, *refs, stops)
+        # Only the examples numpy could not pass go through _turn, which says what differs.
+        slow = np.flatnonzero(~clean).tolist()
+        examples = dict(zip(slow, _examples(flat, slow)))
+        ref_lists = _split(*refs, slow)
+        out = []
+        for n, (typed, merge, pad) in enumerate(zip(typed_bos, merged, pad_end.tolist())):
+            fixed = {"double-bos"} if typed else set()
+            if merge:
                 fixed.add("boundary-merge")
-            # The output's tokens are placed after the prompt as they are: no template can rewrite them,
-            # so the content check (a decode per example) is left to chats.
-            out.append(Checked(self._turn(ids, labels, refs[n], stops, None, None, fixed), fixed))
+            if n in examples:
+                # The output's tokens are placed after the prompt as they are: no template can rewrite them,
+                # so the content check (a decode per example) is left to chats.
+                ids, labels = examples[n]
+                out.append(Checked(self._turn(ids, labels, ref_lists[n], stops, None, None, fixed), fixed))
+                continue
+            if pad:
+                fixed.add("eos-masked-by-pad")  # labels come from positions, never from comparing ids with pad
+            out.append(Checked(None, fixed))
         return out
 
-    def _merges(self, befores: list[str], afters: list[str]) -> list[bool]:
-        """Whether the tokenizer merges across each edge: ``before + after`` in one string does not
-        start with ``before``'s own tokens."""
-        texts = befores + [b + a for b, a in zip(befores, afters)]
-        encoded = [e.ids for e in self.info.backend.encode_batch_fast(texts, add_special_tokens=False)]
-        alone, joined = encoded[: len(befores)], encoded[len(befores) :]
-        return [j[: len(a)] != a for a, j in zip(alone, joined)]
+    def _prompt_refs(
+        self, prompts: list[str], typed_bos: list[bool], prompt_ids: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``tokenizer(prompt)`` of each prompt (BOS included), flat: ids and lengths.
+
+        Where the post-processor only puts fixed tokens around a text (:func:`fixed_affixes`), that is
+        exactly those tokens around the prompt's own (the encoder's ids); a prompt whose typed BOS
+        was taken off, or any prompt of another tokenizer, is tokenized here."""
+        backend = self.info.backend
+        if prompt_ids is None or self.affixes is None:
+            return from_lists([e.ids for e in backend.encode_batch_fast(prompts)])
+        before, after = self.affixes
+        ids, lengths = prompt_ids
+        count = len(lengths)
+        ref_ids, ref_lengths = join(
+            [
+                (np.tile(np.asarray(before, dtype=np.int32), count), np.full(count, len(before), dtype=np.int64)),
+                (ids, lengths),
+                (np.tile(np.asarray(after, dtype=np.int32), count), np.full(count, len(after), dtype=np.int64)),
+            ]
+        )
+        redo = [n for n, typed in enumerate(typed_bos) if typed]
+        if redo:  # the encoder tokenized these with their typed BOS; inference leaves BOS to the tokenizer
+            lists = _split(ref_ids, ref_lengths, range(count))
+            for n, e in zip(redo, backend.encode_batch_fast([prompts[n] for n in redo])):
+                lists[n] = e.ids
+            ref_ids, ref_lengths = from_lists([lists[n] for n in range(count)])
+        return ref_ids, ref_lengths
+
+    def _clean_turns(
+        self, flat: Flat, ref_ids: np.ndarray, ref_lengths: np.ndarray, stops: set[int | None]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch of one-turn examples and their prompts: which pass every check of :meth:`_turn`
+        (content aside), computed with numpy, and which of those end on the pad token. An example
+        not marked clean may still pass; :meth:`_turn` decides it, and says why not."""
+        ids, labels, lengths = flat.ids, flat.labels, flat.lengths
+        count = len(lengths)
+        starts = starts_of(lengths)
+        n = ref_lengths
+        clean = lengths > n
+        bos = self.info.bos_id
+        if bos is not None:
+            two = lengths >= 2
+            rows = np.flatnonzero(two)
+            two[rows] = (ids[starts[rows]] == bos) & (ids[starts[rows] + 1] == bos)
+            clean &= ~two
+        rows = np.flatnonzero(clean)
+        size = n[rows]
+        within = np.arange(int(size.sum())) - np.repeat(starts_of(size), size)
+        differs = ids[np.repeat(starts[rows], size) + within] != ref_ids[np.repeat(starts_of(n)[rows], size) + within]
+        clean[rows[np.bincount(np.repeat(np.arange(len(rows)), size)[differs], minlength=len(rows)) > 0]] = False
+        owner = np.repeat(np.arange(count), lengths)
+        position = np.arange(len(ids)) - np.repeat(starts, lengths)
+        after = position >= np.repeat(n, lengths)
+        stop_ids = np.asarray([s for s in stops if s is not None], dtype=np.int64)
+        if self.train_on_inputs:
+            hits = np.flatnonzero(after & np.isin(ids, stop_ids))
+            end = lengths.copy()
+            first_owner, first = np.unique(owner[hits], return_index=True)
+            end[first_owner] = position[hits[first]] + 1
+        else:
+            rows = np.flatnonzero(clean)
+            at = starts[rows] + n[rows]
+            clean[rows] = (labels[at] != IGNORE) & ((n[rows] <= 1) | (labels[at - 1] == IGNORE))
+            hits = np.flatnonzero(after & (labels == IGNORE))
+            end = lengths.copy()
+            first_owner, first = np.unique(owner[hits], return_index=True)
+            end[first_owner] = position[hits[first]]
+        rows = np.flatnonzero(clean)
+        last = ids[starts[rows] + end[rows] - 1]
+        if not self.train_on_inputs:
+            clean[rows[~np.isin(last, stop_ids)]] = False
+        pad_end = np.zeros(count, dtype=bool)
+        if self.pad_id is not None:
+            pad_end[rows] = last == self.pad_id
+        return clean, pad_end & clean
 
     def chats(self, flat: Flat, conversations: list[list[dict[str, Any]]], fixed: list[set[str]]) -> list[Checked]:
         conversations = [clean_messages(c) for c in conversations]
@@ -287,10 +406,84 @@ def _strip_suffix(text: str, suffix: str) -> str:
     return text
 
 
-def _examples(flat: Flat) -> list[tuple[list[int], list[int]]]:
-    ids, labels = flat.ids.tolist(), flat.labels.tolist()
-    out, at = [], 0
-    for length in flat.lengths.tolist():
-        out.append((ids[at : at + length], labels[at : at + length]))
-        at += length
-    return out
+def _examples(flat: Flat, which: Any = None) -> list[tuple[list[int], list[int]]]:
+    """Each example's (or each of ``which``'s) ids and labels as lists."""
+    if which is None:
+        ids, labels = flat.ids.tolist(), flat.labels.tolist()
+        out, at = [], 0
+        for length in flat.lengths.tolist():
+            out.append((ids[at : at + length], labels[at : at + length]))
+            at += length
+        return out
+    starts, lengths = flat.starts, flat.lengths
+    return [
+        (
+            flat.ids[starts[n] : starts[n] + lengths[n]].tolist(),
+            flat.labels[starts[n] : starts[n] + lengths[n]].tolist(),
+        )
+        for n in which
+    ]
+
+
+def _split(values: np.ndarray, lengths: np.ndarray, which: Any) -> dict[int, list[int]]:
+    """The lists of ``which`` examples out of flat ``values``."""
+    starts = starts_of(lengths)
+    return {n: values[starts[n] : starts[n] + lengths[n]].tolist() for n in which}
+
+
+def fixed_affixes(backend: Any) -> tuple[list[int], list[int]] | None:
+    """The ids the tokenizer's post-processor puts before and after a single text, when it adds
+    the same ones to every text and changes nothing else about the ids; None when it may do more.
+
+    Then ``encode(text)`` is exactly ``before + encode(text, add_special_tokens=False) + after``:
+    ``add_special_tokens`` only reaches the post-processor (tokenizers runs normalizer,
+    pre-tokenizer and model the same either way), truncation and padding are off, and the
+    processors named here (read from the tokenizer's own JSON) add fixed tokens or none.
+    A few probe texts check it once more.
+    """
+    if backend.truncation is not None or backend.padding is not None:
+        return None
+    try:
+        spec = json.loads(backend.to_str()).get("post_processor")
+    except (ValueError, AttributeError):
+        return None
+    affixes = _affixes_of(spec)
+    if affixes is None:
+        return None
+    before, after = affixes
+    for probe in ("a", " Hello, world!\n", "<s>x</s>", "\u00e9\u8336 2+2"):
+        bare = backend.encode(probe, add_special_tokens=False).ids
+        if backend.encode(probe).ids != before + bare + after:
+            return None
+    return affixes
+
+
+def _affixes_of(spec: Any) -> tuple[list[int], list[int]] | None:
+    if spec is None:
+        return [], []
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if kind == "ByteLevel":  # offsets only
+        return [], []
+    if kind in ("BertProcessing", "RobertaProcessing"):  # [CLS] text [SEP]
+        return [int(spec["cls"][1])], [int(spec["sep"][1])]
+    if kind == "TemplateProcessing":
+        before: list[int] = []
+        after: list[int] = []
+        seen = False
+        for piece in spec.get("single", []):
+            if "Sequence" in piece and piece["Sequence"].get("id") == "A" and not seen:
+                seen = True
+            elif "SpecialToken" in piece:
+                (after if seen else before).extend(spec["special_tokens"][piece["SpecialToken"]["id"]]["ids"])
+            else:
+                return None
+        return (before, after) if seen else None
+    if kind == "Sequence":  # each wraps what the ones before it made
+        before, after = [], []
+        for part in spec.get("processors", []):
+            found = _affixes_of(part)
+            if found is None:
+                return None
+            before, after = found[0] + before, after + found[1]
+        return before, after
+    return None
