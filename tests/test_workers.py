@@ -164,6 +164,10 @@ def test_record_stages_on_two_workers_equal_one(name, options, records, eval_fil
     _small_batches(monkeypatch)
     if options == "eval":
         options = {"against": [str(eval_file)], "ngram": 6, "min_words": 6}
+    if name in ("dedup", "split") and pool.START_METHOD == "fork":
+        # rensa's thread pool does not survive a fork once this process has used it (see
+        # test_minhash_stage_after_driver_batches_does_not_hang): the choice falls to the fork server.
+        monkeypatch.setattr(pool, "START_METHOD", None)
     # JSONL in (the workers parse the lines), then Parquet in (this process reads the batches).
     parquet = tmp_path / "parquet"
     run_stage("normalize", [records], parquet, LOCAL)
@@ -479,3 +483,31 @@ def test_parquet_with_long_row_groups_is_read_here_and_equals_one(records, tmp_p
     kinds.clear()
     run_stage("filter-slop", [tmp_path / "norm"], tmp_path / "three", LocalEngine(2))
     assert set(kinds) == {"parquet"}
+
+
+def test_minhash_stage_after_driver_batches_does_not_hang(tmp_path):
+    """dedup's first batches run in the driver (rensa starts its Rayon threads there), then the
+    pool starts: a forked worker's MinHash would wait forever on threads the fork did not copy,
+    so the start method must be the fork server. In a fresh interpreter, with a time limit."""
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(line + "\n" for line in corpus_lines(3000)))
+    script = textwrap.dedent(
+        f"""
+        from dataprep.executors import LocalEngine, pool
+        from dataprep.stages.dedup.minhash import minhash_signatures
+        from dataprep.stages import get_stage
+        from dataprep.stages.base import StageContext
+
+        minhash_signatures([f"text number {{i}} with some words in it" for i in range(20000)])
+        assert pool.start_method() == "forkserver", pool.start_method()
+        pool.POOL_AFTER_S = 0
+        cls = get_stage("dedup")
+        stage = cls(cls.Config(near=True), StageContext(quiet=True, engine=LocalEngine(2)))
+        print(stage.run([{str(records)!r}], {str(tmp_path / "out")!r}).records_out)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 1000

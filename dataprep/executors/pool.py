@@ -372,8 +372,10 @@ def _pooled(
 
 #: ``fork``, ``forkserver`` or None (choose; see :func:`start_method`).
 START_METHOD: str | None = None
-#: Libraries whose thread pools do not survive a fork (OpenMP runtimes and the like).
-_FORK_UNSAFE = ("torch", "onnxruntime", "faiss", "sklearn", "tensorflow", "jax", "ray")
+#: Libraries whose thread pools do not survive a fork (OpenMP runtimes and the like). rensa's
+#: Rayon pool is one: dedup's first batches run here before the pool starts, and a forked
+#: worker's first MinHash then waits forever on threads the fork did not copy.
+_FORK_UNSAFE = ("torch", "onnxruntime", "faiss", "sklearn", "tensorflow", "jax", "ray", "rensa")
 _FORKSERVER_READY = False
 
 
