@@ -192,8 +192,12 @@ def test_static_embed_stage_writes_unit_vectors_and_rejects(tmp_path):
     assert set(rejects) == {"empty-output", "bad-embedding"}
     assert "none of its tokens is in the model's vocabulary" in rejects["bad-embedding"]["detail"]
     assert stats["extra"]["backend"] == "static" and stats["extra"]["embedded"] == 9
-    # The cache and --fields work as for the other backends.
-    again = run_embed([data], tmp_path / "again", model=model, backend="static", cache_dir=tmp_path / "cache")
+    # The cache is off for static unless asked for (cache: auto); asked for, it works as for the
+    # other backends, and its vectors equal fresh ones.
+    assert not (tmp_path / "cache" / "embeddings.sqlite").exists()
+    opts = {"model": model, "backend": "static", "cache_dir": tmp_path / "cache", "cache": True}
+    assert run_embed([data], tmp_path / "fill", **opts)["extra"]["embedded"] == 9
+    again = run_embed([data], tmp_path / "again", **opts)
     assert again["extra"]["embedded"] == 0 and again["extra"]["cache_hits"] == 9
     assert tree_bytes(tmp_path / "out") == tree_bytes(tmp_path / "again")
     run_embed([data], tmp_path / "input", model=model, backend="static", fields=["input"], precision="float16")

@@ -113,6 +113,9 @@ class ClusterConfig(StageConfig):
         default_factory=lambda: list(DEFAULT_FIELDS),
         description="Fields to embed (when the input has no embeddings) and to show in the report.",
     )
+    cache: bool | Literal["auto"] = Field(
+        "auto", description="Embedding cache (see embed --cache): auto is on, except for --backend static."
+    )
     cache_dir: Path | None = Field(None, description="Embedding cache folder (see embed).")
 
     @field_validator("k")
@@ -160,7 +163,12 @@ class ClusterConfig(StageConfig):
 
     def embed_config(self) -> EmbedConfig:
         return EmbedConfig(
-            model=self.model, device=self.device, backend=self.backend, fields=self.fields, cache_dir=self.cache_dir
+            model=self.model,
+            device=self.device,
+            backend=self.backend,
+            fields=self.fields,
+            cache=self.cache,
+            cache_dir=self.cache_dir,
         )
 
 

@@ -61,7 +61,12 @@ class EmbedConfig(StageConfig):
     precision: Literal["float32", "float16"] = Field(
         "float32", description="How the vectors are stored; float16 halves the size."
     )
-    cache: bool = Field(True, description="Reuse vectors of texts embedded before by the same model.")
+    cache: bool | Literal["auto"] = Field(
+        "auto",
+        description="Reuse vectors of texts embedded before by the same model (embeddings.sqlite in cache_dir). "
+        "auto: on for the transformer backends, off for static, whose vectors take about as long to compute "
+        "as to look up and store (at a million records the cache would double the static stage's time).",
+    )
     cache_dir: Path | None = Field(
         None,
         description="Cache folder (embeddings.sqlite and ONNX exports). Default: $DATAPREP_CACHE_DIR, "
@@ -107,7 +112,8 @@ class Embedder:
         self.config = config
         self.encoder = load_encoder(*encoder_args(config))
         self.cache_path = Path(config.cache_dir or default_cache_dir()) / "embeddings.sqlite"
-        self.cache = EmbeddingCache(self.cache_path, self.encoder.key, self.encoder.dim) if config.cache else None
+        use_cache = config.cache if config.cache != "auto" else self.encoder.backend != "static"
+        self.cache = EmbeddingCache(self.cache_path, self.encoder.key, self.encoder.dim) if use_cache else None
         self.embedded = 0
         #: Texts the caller expects to pass in all (for the time estimate), and those passed so far.
         self.expected: int | None = None
