@@ -46,13 +46,7 @@ def prune_hidden(tree: HtmlElement) -> int:
             continue
         if _hidden(element) or _metadata(element):
             doomed.append(element)
-    removed = 0
-    for element in doomed:
-        # A descendant of an element already removed has no parent chain to the root any more.
-        if element.getparent() is not None:
-            element.drop_tree()
-            removed += 1
-    return removed
+    return _drop_all(doomed)
 
 
 def _kind(element: HtmlElement) -> tuple:
@@ -253,8 +247,14 @@ def prune_popups(tree: HtmlElement, elements: list[HtmlElement] | None = None) -
     # "rollover-people-block"; a "tooltip-wrapper", the word and its "tooltiptext".
     outer = {ancestor for element in popups for ancestor in element.iterancestors()}
     doomed = [element for element in popups if element not in outer]
+    return _drop_all(doomed)
+
+
+def _drop_all(doomed: list) -> int:
+    """Remove each element with its subtree; the number removed."""
     removed = 0
     for element in doomed:
+        # A descendant of an element already removed has no parent chain to the root any more.
         if element.getparent() is not None:
             element.drop_tree()
             removed += 1
