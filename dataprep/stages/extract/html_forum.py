@@ -42,9 +42,29 @@ def _outermost(elements: list[HtmlElement]) -> list[HtmlElement]:
     return [el for el in elements if not any(parent in chosen for parent in el.iterancestors())]
 
 
+#: The attribute that marks each post's wrapper when a thread's posts are parsed together.
+_WRAPPER = "data-dataprep-post"
+
+
 def post_text(element: HtmlElement) -> str:
     """Visible text of one post, with the same rules as text mode."""
     return visible_text(parse(tostring(element, encoding="unicode", with_tail=False)))
+
+
+def post_texts(elements: list[HtmlElement]) -> list[str]:
+    """:func:`post_text` of each post, from one parse of all of them: each post's markup in a
+    wrapper ``<div>``, so a thread of forty posts costs one BeautifulSoup tree, not forty.
+
+    Should the wrappers not come back one per post, side by side (markup that a parse moves
+    about), each post is parsed alone instead."""
+    wrapped = "".join(
+        f'<div {_WRAPPER}="">{tostring(el, encoding="unicode", with_tail=False)}</div>' for el in elements
+    )
+    body = parse(wrapped).body
+    found = body.find_all(attrs={_WRAPPER: True}) if body is not None else []
+    if len(found) != len(elements) or any(tag.parent is not body for tag in found):
+        return [post_text(el) for el in elements]
+    return [visible_text(tag) for tag in found]
 
 
 def forum_posts(html: str, tree: HtmlElement | None) -> tuple[str, list[str]] | None:
@@ -57,7 +77,7 @@ def forum_posts(html: str, tree: HtmlElement | None) -> tuple[str, list[str]] | 
             continue
         elements = _outermost(xpath(tree))
         if len(elements) >= MIN_POSTS:
-            posts = [text for text in (post_text(el) for el in elements) if text]
+            posts = [text for text in post_texts(elements) if text]
             if len(posts) >= MIN_POSTS:
                 return engine, posts
     return None
