@@ -492,6 +492,30 @@ def test_main_mode_takes_every_post_of_a_forum_thread(tmp_path, write_bytes):
         assert chrome not in record["text"]
 
 
+def test_posts_parsed_together_give_each_post_its_own_text():
+    from lxml.html import fromstring
+
+    from dataprep.stages.extract.html_forum import post_text, post_texts
+
+    # Posts of several shapes: lists, a quote, a table row's cell, a <pre>, a hidden span.
+    bodies = [
+        "<div><p>First <b>post</b></p><ul><li>one</li><li>two</li></ul></div>",
+        "<div><blockquote>quoted</blockquote>reply<span hidden>secret</span></div>",
+        "<td>a cell<br>on two lines</td>",
+        "<div><pre>  code\n    indented</pre></div>",
+    ]
+    tree = fromstring(
+        "<html><body><table><tr>"
+        + "".join(bodies[2:3])
+        + "</tr></table>"
+        + "".join(bodies[:2] + bodies[3:])
+        + "</body></html>"
+    )
+    elements = [tree.xpath("//td")[0], *tree.xpath("/html/body/div")]
+    assert post_texts(elements) == [post_text(el) for el in elements]
+    assert "secret" not in post_texts(elements)[2]
+
+
 def test_a_page_with_one_post_body_is_not_a_thread(tmp_path, write_bytes):
     posts = POST.format(n=0, text=" ".join(POSTS * 3))
     path = write_bytes("thread.html", FORUM.format(posts=posts).encode())
