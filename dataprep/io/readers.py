@@ -5,18 +5,17 @@ from __future__ import annotations
 import glob
 import gzip
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataprep.errors import InputError
 from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file
+from dataprep.io.json_text import loads
 from dataprep.io.schema import CORE_SCHEMA, table_to_batch
 from dataprep.records import CORE_COLUMNS, MAX_NESTING, Batch, check_record, coerce_record, nesting_depth, rows_to_batch
 
@@ -221,27 +220,6 @@ def jsonl_chunks(path: Path, lines: int) -> Iterator[tuple[int, list[str]]]:
             chunk, first = [], number + 1
     if chunk:
         yield first, chunk
-
-
-#: 19 digits in a row: a number that may not fit in 64 bits, which orjson reads as a float.
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-
-
-def loads(line: str) -> Any:
-    """``json.loads(line)``, twice as fast: orjson parses, and whatever it refuses or could read
-    differently goes to the standard library, so the result (or the JSONDecodeError, with its
-    message and column) is exactly json's.
-
-    orjson refuses what json accepts beyond the JSON standard (NaN, Infinity, a lone UTF-16
-    surrogate like ``"\\ud800"``, nesting past 1024 levels) and reads an integer over 64 bits as a
-    float; json also raises RecursionError where it nests too deep for Python.
-    """
-    if _LONG_DIGITS.search(line) is None:
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(line)
 
 
 def parse_jsonl_chunk(path: Path | str, first: int, lines: list[str]) -> ReadBatch:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from dataprep.io.json_text import loads
 from dataprep.records import CORE_COLUMNS, Batch
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
@@ -90,10 +91,10 @@ def _kind(value: Any) -> str:
 
 def decode_meta(text: str | None) -> dict[str, Any]:
     """A record's meta from its JSON text; text that is no JSON object is kept under ``unparsed_meta``."""
-    if not text:
+    if not text or text == "{}":
         return {}
     try:
-        meta = json.loads(text)
+        meta = loads(text)
     except (json.JSONDecodeError, RecursionError):
         meta = None
     return meta if isinstance(meta, dict) else {"unparsed_meta": text}
