@@ -1,3 +1,5 @@
+import gzip
+
 """``workers: N`` on the local engine: the outputs of every per-record stage equal ``workers: 1``
 byte for byte, errors read the same, Ctrl-C leaves nothing behind, and the setting reruns nothing.
 
@@ -306,15 +308,15 @@ def test_an_interrupt_in_the_driver_stops_the_workers_and_writes_nothing(records
 
     _small_batches(monkeypatch)
     seen = {"n": 0}
-    split = base.split_rejects
+    write = base.write_processed
 
-    def interrupted(batch, output, stats):
+    def interrupted(processed, output, stats):
         seen["n"] += 1
         if seen["n"] == 3:
             raise KeyboardInterrupt
-        return split(batch, output, stats)
+        return write(processed, output, stats)
 
-    monkeypatch.setattr(base, "split_rejects", interrupted)
+    monkeypatch.setattr(base, "write_processed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_stage("filter-slop", [records], tmp_path / "out", LocalEngine(2))
     assert not (tmp_path / "out").exists()
@@ -520,3 +522,33 @@ def test_minhash_stage_after_driver_batches_does_not_hang(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 1000
+
+
+def test_jsonl_spans_cut_the_file_where_jsonl_chunks_do(tmp_path, monkeypatch):
+    """A worker reads its own span of a JSONL file: the spans hold exactly the chunks'
+    lines, wherever the scan's blocks fall."""
+    import random
+
+    from dataprep.io import readers
+
+    rng = random.Random(0)
+    path = tmp_path / "x.jsonl"
+    for _ in range(60):
+        lines = ["".join(rng.choice('ab{}"é ') for _ in range(rng.randint(0, 9))) for _ in range(rng.randint(0, 30))]
+        path.write_text("\n".join(lines) + rng.choice(["", "\n", "\n\n"]), encoding="utf-8", newline="")
+        for size in (1, 3, 7, 50):
+            monkeypatch.setattr(readers, "_SPAN_BLOCK", rng.choice([1, 2, 5, 1 << 24]))
+            spans = readers.jsonl_spans(path, size)
+            got = [(first, readers.read_jsonl_span(path, start, stop)) for first, start, stop in spans]
+            assert got == list(readers.jsonl_chunks(path, size))
+
+
+def test_jsonl_with_carriage_returns_or_gzip_is_read_line_by_line(tmp_path):
+    from dataprep.io import readers
+
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(b'{"text": "a"}\r\n{"text": "b"}\r\n')
+    assert readers.jsonl_spans(crlf, 10) is None
+    packed = tmp_path / "x.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"text": "a"}\n'))
+    assert readers.jsonl_spans(packed, 10) is None

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dataprep.errors import DataprepError, InputError
-from dataprep.io.readers import ReadBatch, Reject, jsonl_chunks, parse_jsonl_chunk
+from dataprep.io.readers import ReadBatch, Reject, jsonl_chunks, jsonl_spans, parse_jsonl_chunk, read_jsonl_span
 from dataprep.records import Batch, batch_len
 
 if TYPE_CHECKING:
@@ -177,6 +177,10 @@ def run_records(stage: Stage, task: tuple[Any, ...]) -> tuple[list[Reject], Batc
     if task[0] == "jsonl":
         _, path, first, lines, method = task
         read = parse_jsonl_chunk(path, first, lines)
+        rejects, batch = read.rejects, read.batch
+    elif task[0] == "jsonl-span":
+        _, path, first, start, stop, method = task
+        read = parse_jsonl_chunk(path, first, read_jsonl_span(path, start, stop))
         rejects, batch = read.rejects, read.batch
     elif task[0] == "parquet":
         _, path, start, stop, method = task
@@ -475,6 +479,10 @@ def _record_tasks(stage: Any, files: list[Path], method: str | None) -> Iterator
             for start in range(0, meta.num_rows, size):
                 stop = min(start + size, meta.num_rows)
                 yield _Task(("parquet", str(path), start, stop, method), stop - start)
+        elif (spans := jsonl_spans(path, stage.batch_size)) is not None:
+            # The workers read their own lines: this process only finds where each chunk lies.
+            for first, start, stop in spans:
+                yield _Task(("jsonl-span", str(path), first, start, stop, method), stop - start)
         else:
             for first, lines in jsonl_chunks(path, stage.batch_size):
                 yield _Task(("jsonl", str(path), first, lines, method), sum(map(len, lines)))

@@ -204,6 +204,58 @@ def _unencodable(line: str, obj: Any) -> str | None:
     return None
 
 
+#: Bytes of a JSONL file scanned at a time for its line ends (:func:`jsonl_spans`).
+_SPAN_BLOCK = 1 << 24
+
+
+def jsonl_spans(path: Path, lines: int) -> list[tuple[int, int, int]] | None:
+    """Where :func:`jsonl_chunks`'s chunks lie in the file: ``(first line, start byte, end byte)``
+    for each, found by a byte scan for line ends, so that a worker can read its own chunk
+    (:func:`read_jsonl_span`) instead of this process reading and handing over every line.
+
+    None for a gzip file, and for one holding a carriage return, which text mode reads as a line
+    end too (``\r`` alone or in ``\r\n``): those are read as :func:`jsonl_chunks` reads them.
+    """
+    import numpy as np
+
+    if path.name.endswith(".gz"):
+        return None
+    spans: list[tuple[int, int, int]] = []
+    first, start, counted, offset = 1, 0, 0, 0
+    with open(path, "rb") as handle:
+        while block := handle.read(_SPAN_BLOCK):
+            if b"\r" in block:
+                return None
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A) + offset + 1
+            # The ends that close a chunk: every ``lines``-th line counted from the chunk's first.
+            closing = ends[lines - counted - 1 :: lines]
+            for end in closing.tolist():
+                spans.append((first, start, end))
+                first, start = first + lines, end
+            counted = (counted + len(ends)) % lines
+            offset += len(block)
+    if offset > start:
+        spans.append((first, start, offset))
+    return spans
+
+
+def read_jsonl_span(path: Path | str, start: int, end: int) -> list[str]:
+    """The lines of bytes ``start:end`` of a JSONL file (a span of :func:`jsonl_spans`), each with
+    its line end, as reading the file in text mode gives them."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); re-encode it as UTF-8.") from exc
+    pieces = text.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    return lines
+
+
 def jsonl_chunks(path: Path, lines: int) -> Iterator[tuple[int, list[str]]]:
     """The file's lines, ``lines`` at a time, each chunk with the number of its first line.
 

@@ -159,6 +159,28 @@ class JsonlWriter:
         self._handle.close()
 
 
+def reject_line(
+    reason: str,
+    *,
+    source: str | None = None,
+    record: Any = None,
+    detail: str | None = None,
+    record_id: str | None = None,
+) -> str:
+    """The line of ``rejects.jsonl`` for a record a stage could not use, with its reason."""
+    entry: dict[str, Any] = {"reason": reason}
+    if detail:
+        entry["detail"] = detail
+    if source:
+        entry["source"] = source
+    if record_id:
+        entry["id"] = record_id
+    if record is not None:
+        entry["record"] = record
+    # Sorted keys: a record's meta reads the same whichever engine (local, Ray) produced it.
+    return _json_line(entry, sort_keys=True)
+
+
 class RejectWriter:
     """Writes ``rejects.jsonl``: one line per record a stage could not use, with its reason."""
 
@@ -176,17 +198,11 @@ class RejectWriter:
         detail: str | None = None,
         record_id: str | None = None,
     ) -> None:
-        entry: dict[str, Any] = {"reason": reason}
-        if detail:
-            entry["detail"] = detail
-        if source:
-            entry["source"] = source
-        if record_id:
-            entry["id"] = record_id
-        if record is not None:
-            entry["record"] = record
-        # Sorted keys: a record's meta reads the same whichever engine (local, Ray) produced it.
-        self._handle.write(_json_line(entry, sort_keys=True))
+        self.write_line(reject_line(reason, source=source, record=record, detail=detail, record_id=record_id))
+
+    def write_line(self, line: str) -> None:
+        """Write a line :func:`reject_line` made (on a worker, say)."""
+        self._handle.write(line)
         self.rows += 1
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 from tqdm import tqdm
 
@@ -34,9 +35,10 @@ from dataprep.executors import LOCAL, Engine
 from dataprep.io.atomic import atomic_write_json, replace_path, temp_sibling
 from dataprep.io.paths import check_output_path
 from dataprep.io.readers import RECORD_SUFFIXES, ReadBatch, Reject, count_records, iter_batches, resolve_inputs
-from dataprep.io.writers import JsonlWriter, ParquetShardWriter, RejectWriter
+from dataprep.io.schema import batch_to_table
+from dataprep.io.writers import JsonlWriter, ParquetShardWriter, RejectWriter, reject_line
 from dataprep.memory import peak_mb, reset_peak
-from dataprep.records import REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len, rows_to_batch
+from dataprep.records import CORE_COLUMNS, REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len, rows_to_batch
 
 log = logging.getLogger("dataprep")
 
@@ -338,6 +340,17 @@ class RecordStage(Stage):
     def process(self, batch: Batch) -> Batch:
         raise NotImplementedError
 
+    def process_split(self, batch: Batch) -> Processed:
+        """:meth:`process`, then the batch split into the rows kept, as an Arrow table where it has
+        only the core columns, and its rejects' lines. What the local engine runs, so that on
+        workers the conversion and the rejects' JSON are done there, not in this process."""
+        size = batch_len(batch)
+        kept, rejects = reject_entries(self.process(batch))
+        lines = [(reason, reject_line(reason, **entry)) for reason, entry in rejects]
+        if batch_len(kept) and all(name in CORE_COLUMNS or name.startswith("_") for name in kept):
+            return Processed(size, batch_to_table(kept), None, lines)
+        return Processed(size, None, kept, lines)
+
     def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
         return iter_batches(inputs, self.batch_size)
 
@@ -346,39 +359,81 @@ class RecordStage(Stage):
         self.fit(inputs)
         on_workers = self.process_on_workers
         engine = self.ctx.engine if on_workers else LOCAL
+        # Locally, into Parquet, the rows are split and converted where process ran (a worker).
+        method = "process_split" if engine.name == "local" and not output.jsonl else "process"
         with self.progress(count_records(inputs)) as bar:
-            for batch in engine.map_batches(self, inputs, "process", lambda rejects: output.reject_all(rejects, stats)):
-                size = batch_len(batch)
-                stats.records_in += size
+            for batch in engine.map_batches(self, inputs, method, lambda rejects: output.reject_all(rejects, stats)):
+                if isinstance(batch, Processed):
+                    size = write_processed(batch, output, stats)
+                else:
+                    size = batch_len(batch)
+                    stats.records_in += size
+                    kept = split_rejects(batch, output, stats)
+                    output.records.write(kept)
+                    stats.records_out += batch_len(kept)
                 bar.update(size)
-                kept = split_rejects(batch, output, stats)
-                output.records.write(kept)
-                stats.records_out += batch_len(kept)
         stats.extra.update(self.summary())
+
+
+@dataclass
+class Processed:
+    """A batch after :meth:`RecordStage.process_split`: how many rows went in, the rows kept (an
+    Arrow ``table`` of the core columns, or else a ``batch``), and each reject's reason and line."""
+
+    size: int
+    table: pa.Table | None
+    batch: Batch | None
+    rejects: list[tuple[str, str]]
+
+
+def write_processed(processed: Processed, output: StageOutput, stats: StageStats) -> int:
+    """Count and write a :class:`Processed` batch; returns the rows that went in."""
+    stats.records_in += processed.size
+    for reason, line in processed.rejects:
+        stats.drop(reason)
+        output.rejects.write_line(line)
+    if processed.table is not None:
+        output.records.write_table(processed.table)
+        stats.records_out += processed.table.num_rows
+    elif processed.batch is not None:
+        output.records.write(processed.batch)
+        stats.records_out += batch_len(processed.batch)
+    return processed.size
 
 
 def split_rejects(batch: Batch, output: StageOutput, stats: StageStats) -> Batch:
     """Write rows marked with ``_reject`` to the rejects file and return the rest."""
+    kept, rejects = reject_entries(batch)
+    for reason, entry in rejects:
+        stats.drop(reason)
+        output.rejects.write(reason, **entry)
+    return kept
+
+
+def reject_entries(batch: Batch) -> tuple[Batch, list[tuple[str, dict[str, Any]]]]:
+    """The rows not marked with ``_reject``, and for each marked row its reason and what its
+    line in the rejects file holds (``RejectWriter.write``'s arguments)."""
     reasons = batch.pop(REJECT_COLUMN, None)
     details = batch.pop(REJECT_DETAIL_COLUMN, None)
     if reasons is None or not any(reasons):
-        return batch
+        return batch, []
     keep = [i for i, reason in enumerate(reasons) if not reason]
     names = list(batch)
     # Vector columns (2-D numpy arrays) stay arrays and stay out of the rejects file.
     scalar_names = [name for name in names if not isinstance(batch[name], np.ndarray)]
+    rejects = []
     for i, reason in enumerate(reasons):
         if reason:
-            stats.drop(reason)
             record = {name: batch[name][i] for name in scalar_names}
-            output.rejects.write(
-                reason,
-                source=record.get("source"),
-                record_id=record.get("id"),
-                record=record,
-                detail=details[i] if details else None,
-            )
-    return {
+            entry = {
+                "source": record.get("source"),
+                "record_id": record.get("id"),
+                "record": record,
+                "detail": details[i] if details else None,
+            }
+            rejects.append((reason, entry))
+    kept = {
         name: batch[name][keep] if isinstance(batch[name], np.ndarray) else [batch[name][i] for i in keep]
         for name in names
     }
+    return kept, rejects
