@@ -1,5 +1,3 @@
-import gzip
-
 """``workers: N`` on the local engine: the outputs of every per-record stage equal ``workers: 1``
 byte for byte, errors read the same, Ctrl-C leaves nothing behind, and the setting reruns nothing.
 
@@ -10,6 +8,7 @@ that a small input makes many tasks.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
