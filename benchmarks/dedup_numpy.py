@@ -93,6 +93,8 @@ def signatures_of(tokens: Tokens, count: int, *, num_perm: int, ngram: int, seed
 class NumpyDedup(Dedup):
     """``dedup`` with its fit pass as it was: numpy MinHash, words split per record, texts normalised twice."""
 
+    pass_columns = {}  # its fit pass read every column
+
     def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
         return iter_batches(inputs, self.batch_size)
 

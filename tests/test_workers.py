@@ -551,3 +551,42 @@ def test_jsonl_with_carriage_returns_or_gzip_is_read_line_by_line(tmp_path):
     packed = tmp_path / "x.jsonl.gz"
     packed.write_bytes(gzip.compress(b'{"text": "a"}\n'))
     assert readers.jsonl_spans(packed, 10) is None
+
+
+def test_minhash_stage_forks_its_pool_before_its_first_batch(tmp_path):
+    """On an input of a few batches, dedup's pool starts before any MinHash runs here, so its
+    workers are forked (no fork server) and every batch of the fit pass runs in them; the output
+    is that of one process. In a fresh interpreter, where nothing has loaded rensa yet."""
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(line + "\n" for line in corpus_lines(3000)))
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from pathlib import Path
+        from dataprep.executors import LOCAL, LocalEngine, pool
+        from dataprep.stages import get_stage
+        from dataprep.stages.base import StageContext
+
+        cls = get_stage("dedup")
+        cls.batch_size = 200
+        methods = []
+        start = pool._start_pool
+        pool._start_pool = lambda stage, workers: (methods.append(pool.start_method()), start(stage, workers))[1]
+        out = Path({str(tmp_path)!r})
+        for name, engine in (("two", LocalEngine(2)), ("one", LOCAL)):
+            stage = cls(cls.Config(near=True), StageContext(quiet=True, engine=engine))
+            stage.run([{str(records)!r}], out / name)
+            if name == "two":
+                assert "rensa" not in sys.modules, "a batch of the fit pass ran in this process"
+        assert methods == ["fork"], methods
+        for path in sorted((out / "one").iterdir()):
+            if path.name != "stats.json":
+                assert path.read_bytes() == (out / "two" / path.name).read_bytes(), path.name
+        print(json.loads((out / "two" / "stats.json").read_text())["records_out"])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 1000

@@ -49,7 +49,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,11 @@ IN_FLIGHT = 4
 SWITCH_INTERVAL_S = 0.0005
 #: Source files larger than this are read in the driver, streaming.
 BIG_FILE = 64 * 2**20
+#: A stage whose work loads a library a fork cannot copy (``fork_unsafe_work``) starts its pool
+#: before its first task, forked, when its input holds at least this many batches.
+UPFRONT_BATCHES = 4
+#: Bytes per record assumed when guessing the records of a JSONL file from its size.
+JSONL_RECORD_BYTES = 200
 #: Files per source task at most (one record per page: a task of a few pages amortises its overhead).
 FILES_PER_TASK = 16
 #: Bytes of input per source task at most.
@@ -183,8 +188,8 @@ def run_records(stage: Stage, task: tuple[Any, ...]) -> tuple[list[Reject], Batc
         read = parse_jsonl_chunk(path, first, read_jsonl_span(path, start, stop))
         rejects, batch = read.rejects, read.batch
     elif task[0] == "parquet":
-        _, path, start, stop, method = task
-        batch, rejects = parquet_rows(path, start, stop), []
+        _, path, start, stop, method, columns = task
+        batch, rejects = parquet_rows(path, start, stop, columns), []
     else:
         _, batch, method = task
         rejects = []
@@ -196,9 +201,9 @@ def run_records(stage: Stage, task: tuple[Any, ...]) -> tuple[list[Reject], Batc
 _PARQUET: dict[str, Any] = {}
 
 
-def parquet_rows(path: str, start: int, stop: int) -> Batch:
+def parquet_rows(path: str, start: int, stop: int, columns: Sequence[str] | None = None) -> Batch:
     """Rows ``start:stop`` of a Parquet file as a batch: what ``iter_batches`` yields for them
-    when ``start`` and ``stop`` fall on its batch boundaries."""
+    (with ``columns``) when ``start`` and ``stop`` fall on its batch boundaries."""
     from dataprep.io.readers import _brief, open_parquet
     from dataprep.io.schema import table_to_batch
 
@@ -214,7 +219,8 @@ def parquet_rows(path: str, start: int, stop: int) -> Batch:
             first = at if first is None else first
         at += rows
     try:
-        table = handle.read_row_groups(groups)
+        wanted = None if columns is None else [name for name in columns if name in handle.schema_arrow.names]
+        table = handle.read_row_groups(groups, columns=wanted)
     except Exception as exc:  # noqa: BLE001 - a damaged page raises OSError or ArrowInvalid
         raise InputError(
             f"{path}: the Parquet data is damaged ({_brief(exc)}); rerun the stage that wrote it."
@@ -455,13 +461,16 @@ def _stop_pool(executor: ProcessPoolExecutor, pending: deque[_Task], clean: bool
 # -- the two kinds of stage ----------------------------------------------------------------------
 
 
-def _default_reader(stage: Any) -> bool:
+def _default_reader(stage: Any, method: str | None) -> bool:
+    """True when the workers may read the batches of this pass themselves: the stage reads them
+    as ``iter_batches`` does (with the columns its ``pass_columns`` names for the pass)."""
     from dataprep.stages.base import RecordStage
 
-    return getattr(stage.read_batches, "__func__", None) is RecordStage.read_batches
+    return method in stage.pass_columns or getattr(stage.read_batches, "__func__", None) is RecordStage.read_batches
 
 
 def _record_tasks(stage: Any, files: list[Path], method: str | None) -> Iterator[_Task]:
+    columns = stage.pass_columns.get(method)
     from dataprep.io.readers import _check_core_types, _iter_parquet, open_parquet
 
     for path in files:
@@ -473,12 +482,12 @@ def _record_tasks(stage: Any, files: list[Path], method: str | None) -> Iterator
             # The workers read rows start:stop themselves, the row groups around them. Row groups
             # much longer than a batch would be read over and over: this process reads those.
             if meta.num_row_groups and meta.num_rows / meta.num_row_groups > 4 * size:
-                for read in _iter_parquet(path, size):
+                for read in _iter_parquet(path, size, columns):
                     yield _Task(("batch", read.batch, method), batch_len(read.batch), extra=read.rejects)
                 continue
             for start in range(0, meta.num_rows, size):
                 stop = min(start + size, meta.num_rows)
-                yield _Task(("parquet", str(path), start, stop, method), stop - start)
+                yield _Task(("parquet", str(path), start, stop, method, columns), stop - start)
         elif (spans := jsonl_spans(path, stage.batch_size)) is not None:
             # The workers read their own lines: this process only finds where each chunk lies.
             for first, start, stop in spans:
@@ -499,7 +508,7 @@ def map_batches(
     """The local engine's ``map_batches`` on ``workers`` processes."""
     from dataprep.io.readers import open_parquet, record_files
 
-    if _default_reader(stage):
+    if _default_reader(stage, method):
         files = record_files(inputs)
         tasks = _record_tasks(stage, files, method)
         # Weights: bytes of JSONL, rows of Parquet (a projection only needs to be roughly right).
@@ -514,11 +523,26 @@ def map_batches(
                 total += path.stat().st_size  # type: ignore[operator]
     else:
         tasks, total = _batch_tasks(stage.read_batches(list(inputs)), method), None
-    for read_rejects, (rejects, batch) in ordered_map(stage, run_records, tasks, workers, total):
+    pool_after = None
+    if getattr(stage, "fork_unsafe_work", False) and start_method() == "fork" and total is not None:
+        # Its first task here would make forking unsafe (and a fork server costs a second): the
+        # pool starts before it, forked, when the input holds a few batches' worth.
+        records = sum(_estimated_records(path) for path in record_files(inputs))
+        pool_after = 0.0 if records >= UPFRONT_BATCHES * stage.batch_size else None
+    for read_rejects, (rejects, batch) in ordered_map(stage, run_records, tasks, workers, total, pool_after):
         if read_rejects or rejects:
             on_rejects([*(read_rejects or []), *rejects])
         if batch is not None:
             yield batch
+
+
+def _estimated_records(path: Path) -> int:
+    """Records in a Parquet file (its metadata), or roughly in a JSONL file (from its size)."""
+    from dataprep.io.readers import open_parquet
+
+    if path.name.endswith(".parquet"):
+        return open_parquet(path).metadata.num_rows
+    return path.stat().st_size // JSONL_RECORD_BYTES
 
 
 def _source_tasks(stage: Any, files: list[Path], workers: int) -> Iterator[_Task]:

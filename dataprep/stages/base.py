@@ -319,6 +319,13 @@ class RecordStage(Stage):
     process_on_workers: ClassVar[bool] = True
     #: The only columns the stage reads from Parquet (None: all of them).
     read_columns: ClassVar[tuple[str, ...] | None] = None
+    #: Per pass (``prepare``, ``process``), the only columns that pass reads from Parquet, where
+    #: the stage's ``read_batches`` reads them as ``iter_batches`` does with those columns: the
+    #: local engine's workers then read the pass's batches themselves.
+    pass_columns: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: True for a stage whose work loads a library whose threads a fork cannot copy (rensa): with
+    #: workers, its pool starts before its first task, so that the workers can still be forked.
+    fork_unsafe_work: ClassVar[bool] = False
     #: True for a stage whose per-record work already keeps every core busy or loads a model
     #: (embedding): the local engine runs it in this process whatever ``workers`` says.
     in_process: ClassVar[bool] = False

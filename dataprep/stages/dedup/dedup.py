@@ -73,6 +73,8 @@ class Dedup(RecordStage):
     config: DedupConfig
     batch_size = 10_000
     process_on_workers = False
+    pass_columns = {"prepare": FIT_COLUMNS}  # as read_batches reads the fit pass
+    fork_unsafe_work = True  # rensa's Rayon threads
 
     def __init__(self, config: DedupConfig, ctx: Any = None) -> None:
         super().__init__(config, ctx)
