@@ -7,11 +7,16 @@ What runs where:
   bytes (a CSV export, a SQL dump) is read here instead, streaming, so that no worker holds
   all of its records at once.
 - **Record stages** (``process``, and ``prepare`` for the stages that fit on the whole input):
-  a JSONL input is cut here into chunks of ``batch_size`` lines (each with the number of its
-  first line) and the workers parse and check the lines as well as call the stage, since
-  parsing is most of the cost of a light stage like filter-slop. A Parquet input is cut into
-  row ranges of ``batch_size`` (the batches ``iter_batches`` makes), which the workers read;
-  the batches of a stage with its own ``read_batches`` are read here and handed over.
+  a JSONL input is cut into chunks of ``batch_size`` lines (each with the number of its first
+  line): a byte scan here finds where each lies, and the workers read, parse and check their
+  own lines as well as call the stage, since parsing is most of the cost of a light stage
+  like filter-slop (a gzip file, or one with carriage returns, is read here line by line and
+  the lines handed over). A Parquet input is cut into row ranges of ``batch_size`` (the
+  batches ``iter_batches`` makes), which the workers read, with the columns the stage's
+  ``pass_columns`` names for the pass; the batches of a stage with its own ``read_batches``
+  are otherwise read here and handed over. ``process`` hands back the rows kept as an Arrow
+  table and its rejects' lines ready to write (``RecordStage.process_split``), so this
+  process only writes.
 
 The outputs are those of ``workers: 1`` byte for byte: tasks go out and come back in input
 order (never more than :data:`IN_FLIGHT` per worker at a time, which bounds memory), a batch
@@ -25,7 +30,9 @@ model (``in_process = True``: embed, cluster) stays in this process.
 A pool only starts when the stage would otherwise take more than :data:`POOL_AFTER_S`
 seconds: its first tasks run here and their speed, times the input's size, decides. A tiny
 input never pays for starting processes, and since a task gives the same result here as in
-a worker, where it ran changes nothing in the output.
+a worker, where it ran changes nothing in the output. A stage whose own work would make a fork
+unsafe (``fork_unsafe_work``: dedup, whose MinHash starts rensa's threads) starts its pool
+before its first task instead, forked, when its input holds :data:`UPFRONT_BATCHES` batches.
 
 Workers are forked from this process when that is safe (see :func:`start_method`): a fork
 takes milliseconds and the worker has the stage as built. When this process holds other
@@ -470,8 +477,9 @@ def _default_reader(stage: Any, method: str | None) -> bool:
 
 
 def _record_tasks(stage: Any, files: list[Path], method: str | None) -> Iterator[_Task]:
-    columns = stage.pass_columns.get(method)
     from dataprep.io.readers import _check_core_types, _iter_parquet, open_parquet
+
+    columns = stage.pass_columns.get(method)
 
     for path in files:
         if path.name.endswith(".parquet"):
