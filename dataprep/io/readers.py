@@ -204,8 +204,9 @@ def _unencodable(line: str, obj: Any) -> str | None:
     return None
 
 
-#: Bytes of a JSONL file scanned at a time for its line ends (:func:`jsonl_spans`).
-_SPAN_BLOCK = 1 << 24
+#: Bytes of a JSONL file scanned at a time for its line ends (:func:`jsonl_spans`): pieces that
+#: stay in the CPU's cache (a 30 MB file took 10 ms in 1 MB pieces, 20 ms in 16 MB ones).
+_SPAN_BLOCK = 1 << 20
 
 
 def jsonl_spans(path: Path, lines: int) -> list[tuple[int, int, int]] | None:
