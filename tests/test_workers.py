@@ -590,3 +590,14 @@ def test_minhash_stage_forks_its_pool_before_its_first_batch(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) > 1000
+
+
+def test_a_span_that_cannot_be_read_names_its_file(tmp_path):
+    from dataprep.io import readers
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"text": "caf\xe9"}\n')
+    with pytest.raises(InputError, match="x.jsonl: not UTF-8 text"):
+        readers.read_jsonl_span(path, 0, path.stat().st_size)
+    with pytest.raises(InputError, match="gone.jsonl: cannot be read"):
+        readers.read_jsonl_span(tmp_path / "gone.jsonl", 0, 10)

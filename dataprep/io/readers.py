@@ -243,9 +243,12 @@ def jsonl_spans(path: Path, lines: int) -> list[tuple[int, int, int]] | None:
 def read_jsonl_span(path: Path | str, start: int, end: int) -> list[str]:
     """The lines of bytes ``start:end`` of a JSONL file (a span of :func:`jsonl_spans`), each with
     its line end, as reading the file in text mode gives them."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        data = handle.read(end - start)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(end - start)
+    except DAMAGED_FILE_ERRORS as exc:
+        raise damaged_file(Path(path), exc) from exc
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
