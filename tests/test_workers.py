@@ -553,12 +553,15 @@ def test_jsonl_with_carriage_returns_or_gzip_is_read_line_by_line(tmp_path):
     assert readers.jsonl_spans(packed, 10) is None
 
 
-def test_minhash_stage_forks_its_pool_before_its_first_batch(tmp_path):
-    """On an input of a few batches, dedup's pool starts before any MinHash runs here, so its
-    workers are forked (no fork server) and every batch of the fit pass runs in them; the output
-    is that of one process. In a fresh interpreter, where nothing has loaded rensa yet."""
+@pytest.mark.parametrize("name", ["dedup", "split"])
+def test_minhash_stage_forks_its_pool_before_its_first_batch(name, tmp_path):
+    """On an input of a few batches, a stage whose fit pass runs MinHash (dedup, split's leakage
+    check) starts its pool before any MinHash runs here, so its workers are forked (no fork
+    server) and every batch of the fit pass runs in them; the output is that of one process.
+    In a fresh interpreter, where nothing has loaded rensa yet."""
     records = tmp_path / "records.jsonl"
     records.write_text("".join(line + "\n" for line in corpus_lines(3000)))
+    options = {"near": True} if name == "dedup" else {}
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -567,21 +570,20 @@ def test_minhash_stage_forks_its_pool_before_its_first_batch(tmp_path):
         from dataprep.stages import get_stage
         from dataprep.stages.base import StageContext
 
-        cls = get_stage("dedup")
+        cls = get_stage({name!r})
         cls.batch_size = 200
         methods = []
         start = pool._start_pool
         pool._start_pool = lambda stage, workers: (methods.append(pool.start_method()), start(stage, workers))[1]
         out = Path({str(tmp_path)!r})
-        for name, engine in (("two", LocalEngine(2)), ("one", LOCAL)):
-            stage = cls(cls.Config(near=True), StageContext(quiet=True, engine=engine))
-            stage.run([{str(records)!r}], out / name)
-            if name == "two":
+        for side, engine in (("two", LocalEngine(2)), ("one", LOCAL)):
+            stage = cls(cls.Config(**{options!r}), StageContext(quiet=True, engine=engine))
+            stage.run([{str(records)!r}], out / side)
+            if side == "two":
                 assert "rensa" not in sys.modules, "a batch of the fit pass ran in this process"
         assert methods == ["fork"], methods
-        for path in sorted((out / "one").iterdir()):
-            if path.name != "stats.json":
-                assert path.read_bytes() == (out / "two" / path.name).read_bytes(), path.name
+        for path in sorted(p for p in (out / "one").rglob("*") if p.is_file() and p.name != "stats.json"):
+            assert path.read_bytes() == (out / "two" / path.relative_to(out / "one")).read_bytes(), path
         print(json.loads((out / "two" / "stats.json").read_text())["records_out"])
         """
     )
