@@ -31,7 +31,8 @@ A pool only starts when the stage would otherwise take more than :data:`POOL_AFT
 seconds: its first tasks run here and their speed, times the input's size, decides. A tiny
 input never pays for starting processes, and since a task gives the same result here as in
 a worker, where it ran changes nothing in the output. A stage whose own work would make a fork
-unsafe (``fork_unsafe_work``: dedup, whose MinHash starts rensa's threads) starts its pool
+unsafe (``fork_unsafe_work``: dedup and split's leakage check, whose MinHash starts rensa's
+threads) starts its pool
 before its first task instead, forked, when its input holds :data:`UPFRONT_BATCHES` batches.
 
 Workers are forked from this process when that is safe (see :func:`start_method`): a fork
