@@ -32,8 +32,8 @@ seconds: its first tasks run here and their speed, times the input's size, decid
 input never pays for starting processes, and since a task gives the same result here as in
 a worker, where it ran changes nothing in the output. A stage whose own work would make a fork
 unsafe (``fork_unsafe_work``: dedup and split's leakage check, whose MinHash starts rensa's
-threads) starts its pool
-before its first task instead, forked, when its input holds :data:`UPFRONT_BATCHES` batches.
+threads) starts its pool before its first task instead, forked, when its input holds
+:data:`UPFRONT_BATCHES` batches.
 
 Workers are forked from this process when that is safe (see :func:`start_method`): a fork
 takes milliseconds and the worker has the stage as built. When this process holds other
