@@ -520,38 +520,34 @@ def map_batches(
     if _default_reader(stage, method):
         files = record_files(inputs)
         tasks = _record_tasks(stage, files, method)
-        # Weights: bytes of JSONL, rows of Parquet (a projection only needs to be roughly right).
+        # Weights: bytes of JSONL, rows of Parquet (a projection only needs to be roughly right);
+        # and the records, counted for Parquet, guessed from the size for JSONL.
         total: float | None = 0.0
+        records = 0
         for path in files:
             if path.name.endswith(".gz"):
                 total = None
                 break
             if path.name.endswith(".parquet"):
-                total += open_parquet(path).metadata.num_rows  # type: ignore[operator]
+                rows = open_parquet(path).metadata.num_rows
+                total += rows  # type: ignore[operator]
+                records += rows
             else:
-                total += path.stat().st_size  # type: ignore[operator]
+                size = path.stat().st_size
+                total += size  # type: ignore[operator]
+                records += size // JSONL_RECORD_BYTES
     else:
         tasks, total = _batch_tasks(stage.read_batches(list(inputs)), method), None
     pool_after = None
     if getattr(stage, "fork_unsafe_work", False) and start_method() == "fork" and total is not None:
         # Its first task here would make forking unsafe (and a fork server costs a second): the
         # pool starts before it, forked, when the input holds a few batches' worth.
-        records = sum(_estimated_records(path) for path in record_files(inputs))
         pool_after = 0.0 if records >= UPFRONT_BATCHES * stage.batch_size else None
     for read_rejects, (rejects, batch) in ordered_map(stage, run_records, tasks, workers, total, pool_after):
         if read_rejects or rejects:
             on_rejects([*(read_rejects or []), *rejects])
         if batch is not None:
             yield batch
-
-
-def _estimated_records(path: Path) -> int:
-    """Records in a Parquet file (its metadata), or roughly in a JSONL file (from its size)."""
-    from dataprep.io.readers import open_parquet
-
-    if path.name.endswith(".parquet"):
-        return open_parquet(path).metadata.num_rows
-    return path.stat().st_size // JSONL_RECORD_BYTES
 
 
 def _source_tasks(stage: Any, files: list[Path], workers: int) -> Iterator[_Task]:
