@@ -378,6 +378,43 @@ def test_small_inputs_start_no_pool(records, tmp_path, monkeypatch):
     assert started == []
 
 
+def _where(stage, payload):
+    return os.getpid()
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_forked_workers_take_every_task_after_the_one_that_started_them(method, monkeypatch):
+    """A forked pool is ready in milliseconds: the workers take the next task. From a fork
+    server the workers take a while to start, and this process goes on with the next task."""
+    monkeypatch.setattr(pool, "START_METHOD", method)
+    cls = get_stage("filter-slop")
+    stage = cls(cls.Config(), StageContext(quiet=True))
+    tasks = [pool._Task(i, 1.0) for i in range(40)]
+    where = [pid for _, pid in pool.ordered_map(stage, _where, tasks, 2, 40.0, pool_after=1e-9)]
+    assert len(where) == 40 and where[0] == os.getpid()
+    if method == "fork":
+        assert os.getpid() not in where[1:]
+    else:
+        assert where[1] == os.getpid()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are a Linux setting")
+def test_the_result_pipe_holds_a_batch_result(monkeypatch):
+    """A batch's result (hundreds of KB) fits in the pipe, so a worker does not wait to hand it over."""
+    import fcntl
+
+    if int(Path("/proc/sys/fs/pipe-max-size").read_text()) < pool.RESULT_PIPE_BYTES:
+        pytest.skip("this system caps pipes below the size asked for")
+    monkeypatch.setattr(pool, "START_METHOD", "fork")
+    cls = get_stage("filter-slop")
+    executor, _ = pool._start_pool(cls(cls.Config(), StageContext(quiet=True)), 2)
+    try:
+        fd = executor._result_queue._reader.fileno()
+        assert fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032)) >= pool.RESULT_PIPE_BYTES
+    finally:
+        executor.shutdown()
+
+
 def test_a_jsonl_batch_is_the_usable_records_of_batch_size_lines(tmp_path):
     lines = [json.dumps({"text": f"record {i}"}) for i in range(10)]
     lines[2] = "{broken"

@@ -86,6 +86,8 @@ UPFRONT_BATCHES = 4
 JSONL_RECORD_BYTES = 200
 #: Files per source task at most (one record per page: a task of a few pages amortises its overhead).
 FILES_PER_TASK = 16
+#: The size asked for the pipe results come back on (Linux's default limit for a user is 1 MB).
+RESULT_PIPE_BYTES = 2**20
 #: Bytes of input per source task at most.
 BYTES_PER_TASK = 4 * 2**20
 
@@ -285,8 +287,9 @@ def ordered_map(
     processes once the stage proves long enough (see the module docstring).
 
     The first tasks run here. Once the projected time of the whole stage here passes
-    ``pool_after`` seconds the workers start, and this process goes on with the next tasks
-    while they do (starting takes a good part of a second), then hands the rest to them.
+    ``pool_after`` seconds the workers start; forked, they are ready within milliseconds and
+    take every task after that one. From a fork server (a good part of a second) this process
+    goes on with the next tasks while they start, then hands the rest to them.
     ``pool_after=0`` hands every task to the workers.
     """
     pool_after = POOL_AFTER_S if pool_after is None else pool_after
@@ -296,7 +299,7 @@ def ordered_map(
         if pool_after <= 0:
             executor, _ = _start_pool(stage, workers)
         else:
-            warming: list[Future] = []
+            warming: list[Future] | None = None
             done_weight, spent = 0.0, 0.0
             for task in queue:
                 if isinstance(task, _Failed):
@@ -305,12 +308,14 @@ def ordered_map(
                 result = task.local() if task.local else fn(stage, task.payload)
                 spent += time.perf_counter() - start
                 done_weight += task.weight
-                yield task.extra, result
                 if executor is None:
                     projected = spent * total_weight / done_weight if total_weight and done_weight else spent * 4
                     if projected >= pool_after:
+                        # Started before this result is handed on, so the workers start while
+                        # the caller writes it.
                         executor, warming = _start_pool(stage, workers)
-                elif all(future.done() for future in warming):
+                yield task.extra, result
+                if warming is not None and all(future.done() for future in warming):
                     for future in warming:
                         _result(stage, future)  # a worker that could not start says so
                     break
@@ -424,7 +429,8 @@ def start_method() -> str:
 
 
 def _start_pool(stage: Stage, workers: int) -> tuple[ProcessPoolExecutor, list[Future]]:
-    """The pool, and one first task per worker that returns once the worker is ready."""
+    """The pool, and one first task per worker that returns once the worker is ready (none for
+    forked workers, which are ready as soon as they exist)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -440,6 +446,7 @@ def _start_pool(stage: Stage, workers: int) -> tuple[ProcessPoolExecutor, list[F
     executor = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(inherited, stage_args(stage))
     )
+    _widen_result_pipe(executor)
     if method != "fork":
         return executor, [executor.submit(_ready) for _ in range(workers)]
     # The workers fork at the first submit. Frozen, this process's objects stay out of the
@@ -447,9 +454,24 @@ def _start_pool(stage: Stage, workers: int) -> tuple[ProcessPoolExecutor, list[F
     # they touch (copy-on-write).
     gc.freeze()
     try:
-        return executor, [executor.submit(_ready) for _ in range(workers)]
+        executor.submit(_ready)  # forks every worker
     finally:
         gc.unfreeze()
+    return executor, []
+
+
+def _widen_result_pipe(executor: ProcessPoolExecutor) -> None:
+    """Let the pipe the results come back on hold :data:`RESULT_PIPE_BYTES` (Linux's default is
+    64 KB). A worker writes its result into the pipe whole before it takes its next task, and
+    the workers share the pipe under a lock: with a batch's result (hundreds of KB) larger than
+    the pipe, a worker waits on this process to read it, while this process writes Parquet."""
+    try:
+        import fcntl
+
+        fd = executor._result_queue._reader.fileno()  # type: ignore[attr-defined]
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), RESULT_PIPE_BYTES)
+    except (AttributeError, ImportError, OSError, ValueError):
+        pass  # not Linux, another executor, or a smaller limit (/proc/sys/fs/pipe-max-size)
 
 
 def _stop_pool(executor: ProcessPoolExecutor, pending: deque[_Task], clean: bool) -> None:
