@@ -8,6 +8,7 @@ seeded generator of messy files covers what the fixtures do not.
 
 import csv
 import gzip
+import io
 import json
 import random
 
@@ -187,6 +188,34 @@ def test_clean_file_is_read_by_arrow_and_the_broken_rows_are_counted(tmp_path, w
 
 def test_python_whitespace_list_is_what_str_strip_removes():
     assert csv_fast.PY_WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def test_missing_cells_are_those_str_strip_empties_or_makes_a_marker():
+    """``missing`` strips only the cells that could strip to a marker; it finds what stripping all would."""
+    rng = random.Random(5)
+    pieces = ["", "x", "NaN", "NULL", "n/a", "text", "\u00e9t\u00e9", "\u65e5\u672c"]
+    cells = []
+    for _ in range(3000):
+        pad = lambda: "".join(rng.choice(csv_fast.PY_WHITESPACE) for _ in range(rng.choice([0, 0, 1, 3])))  # noqa: E731
+        cells.append(pad() + rng.choice(pieces) * rng.choice([1, 1, 5]) + pad())
+    na = {"NaN", "NULL", "n/a"}
+    expected = {row: cell.strip() for row, cell in enumerate(cells) if not cell.strip() or cell.strip() in na}
+    column = pa.chunked_array([pa.array(cells[:1234]), pa.array(cells[1234:]).slice(0)])
+    assert csv_fast.missing(column, na) == expected
+    assert csv_fast.missing(pa.array(cells).slice(1000), na) == {
+        row - 1000: value for row, value in expected.items() if row >= 1000
+    }
+    assert len(expected) > 300
+
+
+def test_count_lines_counts_as_text_mode_splits():
+    rng = random.Random(1)
+    for _ in range(3000):
+        data = bytes(rng.choice(b"ab\r\n") for _ in range(rng.randint(1, 30)))
+        begin = rng.randint(0, len(data))
+        end = rng.randint(begin, len(data))
+        expected = len(io.TextIOWrapper(io.BytesIO(data[begin:end]), newline="").readlines())
+        assert csv_fast.count_lines(data, begin, end) == expected, data[begin:end]
 
 
 def test_many_files_share_row_groups_as_the_careful_path_does(tmp_path, write_bytes):

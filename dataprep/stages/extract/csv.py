@@ -490,7 +490,7 @@ class ExtractCsv(SourceStage):
                 text = rendered
         sources = fast.concat([f"{file.path}#row=", pc.cast(pa.array(numbers[kept]), pa.string())])
         # The content key (records.content_key): the text, or input and output joined by \x1f.
-        content = text if text is not None else pc.binary_join_element_wise(inputs, outputs, "\x1f")
+        content = [text] if text is not None else [inputs, "\x1f", outputs]
         meta_keys = sorted(dict.fromkeys(file.meta_cols))
         if meta_keys:
             parts: list[Any] = []

@@ -228,11 +228,14 @@ def count_lines(data: bytes, begin: int, end: int) -> int:
     if end <= begin:
         return 0
     arr = np.frombuffer(data, dtype=np.uint8, count=end - begin, offset=begin)
-    lines = int(np.count_nonzero(arr == LF))
-    if data.find(b"\r", begin, end) >= 0:
-        cr = np.flatnonzero(arr == CR)
-        lines += int(np.count_nonzero((cr + 1 >= len(arr)) | (arr[np.minimum(cr + 1, len(arr) - 1)] != LF)))
-    if arr[-1] != LF and arr[-1] != CR:
+    if data.find(b"\r", begin, end) < 0:
+        lines = int(np.count_nonzero(arr == LF))
+    else:
+        # Each \n, and each \r but those a \n follows.
+        lf = np.flatnonzero(arr == LF)
+        crlf = int(np.count_nonzero(arr[lf[lf > 0] - 1] == CR))
+        lines = len(lf) + int(np.count_nonzero(arr == CR)) - crlf
+    if data[end - 1] not in (LF, CR):
         lines += 1
     return lines
 
@@ -322,18 +325,44 @@ def nonempty(columns: list[pa.ChunkedArray]) -> np.ndarray | None:
     return flags if flags is not None and flags.any() else None
 
 
-def missing(column: pa.ChunkedArray, na: set[str]) -> dict[int, str]:
+def _byte_table(pick: Any) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    for char in PY_WHITESPACE:
+        table[pick(char.encode("utf-8"))] = True
+    return table
+
+
+#: The bytes a whitespace character starts with, and those it ends with, in UTF-8.
+_WS_FIRST = _byte_table(lambda encoded: encoded[0])
+_WS_LAST = _byte_table(lambda encoded: encoded[-1])
+
+
+def missing(column: pa.ChunkedArray | pa.Array, na: set[str]) -> dict[int, str]:
     """Rows whose cell is empty after ``str.strip()`` or a missing-value marker: row -> stripped."""
-    # utf8_trim with str.isspace's characters is str.strip().
-    stripped = pc.utf8_trim(column, characters=PY_WHITESPACE)
     longest = max((len(v.encode("utf-8")) for v in na), default=0)
-    # Only a cell that strips to at most the longest marker's length can be one (or empty).
-    short = pc.less_equal(pc.binary_length(stripped), longest).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(short)
-    if not len(rows):
-        return {}
-    values = stripped.take(pa.array(rows)).to_pylist()
-    return {row: value for row, value in zip(rows.tolist(), values) if not value or value in na}
+    found: dict[int, str] = {}
+    at = 0
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        # Only a cell that strips to at most the longest marker's length can be one (or empty):
+        # one that short already, or one with whitespace at either end. Those alone are stripped.
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
+        data = chunk.buffers()[2]
+        lengths = np.diff(offsets)
+        maybe = lengths <= longest
+        full = np.flatnonzero(~maybe)
+        if len(full) and data is not None:
+            raw = np.frombuffer(data, dtype=np.uint8)
+            ends = _WS_FIRST[raw[offsets[full]]] | _WS_LAST[raw[offsets[full + 1] - 1]]
+            maybe[full[ends]] = True
+        rows = np.flatnonzero(maybe)
+        if len(rows):
+            # utf8_trim with str.isspace's characters is str.strip().
+            stripped = pc.utf8_trim(chunk.take(pa.array(rows)), characters=PY_WHITESPACE).to_pylist()
+            for row, value in zip(rows.tolist(), stripped):
+                if not value or value in na:
+                    found[at + row] = value
+        at += len(chunk)
+    return found
 
 
 def json_strings(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -360,27 +389,29 @@ def concat(parts: list[Any]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-def hex_ids(sources: pa.Array, content: pa.Array) -> pa.Array:
-    """``dataprep.records.make_id`` for each row: blake2b of its source, a NUL and its content key."""
+def hex_ids(sources: pa.Array, content: list[Any]) -> pa.Array:
+    """``dataprep.records.make_id`` for each row: blake2b of its source, a NUL and its content key
+    (``content``: the columns and strings it joins, as :func:`concat` takes them)."""
     import hashlib
 
-    joined = pc.binary_join_element_wise(sources, content, "\0")
-    if isinstance(joined, pa.ChunkedArray):
-        joined = joined.combine_chunks()
-    _, offsets_buffer, data_buffer = joined.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4).tolist()
-    data = data_buffer.to_pybytes() if data_buffer is not None else b""
+    joined = concat([sources, "\0", *content])
     # Copying a keyed-up hash is cheaper than making one with its options each time.
     blank = hashlib.blake2b(digest_size=8)
     digests = []
-    for a, b in zip(offsets, offsets[1:]):
-        hashed = blank.copy()
-        hashed.update(data[a:b])
-        digests.append(hashed.digest())
-    digests = b"".join(digests)
+    for chunk in joined.chunks if isinstance(joined, pa.ChunkedArray) else [joined]:
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
+        # Slices of a view of Arrow's buffer: no copy of the text, and none of each row.
+        data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+        bounds = offsets.tolist()
+        for a, b in zip(bounds, bounds[1:]):
+            hashed = blank.copy()
+            hashed.update(data[a:b])
+            digests.append(hashed.digest())
+    hexed = b"".join(digests).hex().encode()
     # Each id is 16 hex digits: one string of them all, cut every 16 characters.
     hex_offsets = np.arange(0, 16 * (len(joined) + 1), 16, dtype=np.int32)
-    return pa.StringArray.from_buffers(len(joined), pa.py_buffer(hex_offsets), pa.py_buffer(digests.hex().encode()))
+    return pa.StringArray.from_buffers(len(joined), pa.py_buffer(hex_offsets), pa.py_buffer(hexed))
 
 
 def row_values(table: pa.Table, row: int) -> list[str]:
