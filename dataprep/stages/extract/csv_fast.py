@@ -343,6 +343,8 @@ def missing(column: pa.ChunkedArray | pa.Array, na: set[str]) -> dict[int, str]:
     found: dict[int, str] = {}
     at = 0
     for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        if not len(chunk):
+            continue
         # Only a cell that strips to at most the longest marker's length can be one (or empty):
         # one that short already, or one with whitespace at either end. Those alone are stripped.
         offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
@@ -399,6 +401,8 @@ def hex_ids(sources: pa.Array, content: list[Any]) -> pa.Array:
     blank = hashlib.blake2b(digest_size=8)
     digests = []
     for chunk in joined.chunks if isinstance(joined, pa.ChunkedArray) else [joined]:
+        if not len(chunk):
+            continue
         _, offsets_buffer, data_buffer = chunk.buffers()
         offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
         # Slices of a view of Arrow's buffer: no copy of the text, and none of each row.
