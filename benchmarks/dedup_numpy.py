@@ -13,18 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dataprep.io.readers import ReadBatch, iter_batches
 from dataprep.records import Batch, batch_len
+from dataprep.stages.base import RecordStage, StageOutput, StageStats
 from dataprep.stages.content import record_problem
-from dataprep.stages.dedup.dedup import Dedup
+from dataprep.stages.dedup.dedup import Dedup, DedupConfig
 from dataprep.stages.dedup.minhash import (
     EMPTY,
     Tokens,
     _hash64,
     band_keys,
+    lsh_params,
     ngram_hashes,
     normalize,
     token_hashes,
@@ -91,9 +94,19 @@ def signatures_of(tokens: Tokens, count: int, *, num_perm: int, ngram: int, seed
 
 
 class NumpyDedup(Dedup):
-    """``dedup`` with its fit pass as it was: numpy MinHash, words split per record, texts normalised twice."""
+    """``dedup`` as it was: numpy MinHash, words split per record, texts normalised twice, and a
+    second pass of :meth:`process` over Python batches, as every record stage's."""
 
     pass_columns = {}  # its fit pass read every column
+
+    def __init__(self, config: DedupConfig, ctx: Any = None) -> None:
+        super().__init__(config, ctx)
+        if config.near:
+            # Worked out for every stage it made (datasketch's integration, about 70 ms).
+            self.bands, self.rows = lsh_params.__wrapped__(config.threshold, config.num_perm)
+
+    def process_pass(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        return RecordStage.process_pass(self, inputs, output, stats)
 
     def read_batches(self, inputs: list[Path | str]) -> Iterator[ReadBatch]:
         return iter_batches(inputs, self.batch_size)

@@ -309,3 +309,118 @@ def test_near_keys_hash_each_exact_copy_once_and_give_every_copy_its_keys():
     keys = near_keys(texts, tokens, exact, num_perm=64, ngram=3, seed=2, bands=8, rows=8)
     assert np.array_equal(keys, band_keys(minhash_signatures(texts, num_perm=64, ngram=3, seed=2), 8, 8))
     assert len(np.unique(exact)) == 8 and (keys[17] == 0).all()
+
+
+class _ProcessPass(Dedup):
+    """The stage with its second pass as every record stage runs it: process() over Python batches."""
+
+    def process_pass(self, inputs, output, stats):
+        from dataprep.stages.base import RecordStage
+
+        return RecordStage.process_pass(self, inputs, output, stats)
+
+
+def _outputs(folder):
+    stats = read_stats(folder)
+    timing = ("seconds", "records_per_second", "peak_memory_mb", "started", "finished")
+    return tree_bytes(folder, "*[!s].*"), {k: v for k, v in stats.items() if k not in timing}
+
+
+def _mixed_parquet(folder):
+    """Records of every shape in two Parquet files, one of them without a messages column and with
+    meta as another tool writes it (spaces, keys out of order, not JSON at all, null)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataprep.io.writers import ParquetShardWriter
+    from dataprep.records import new_record
+
+    base = [essay(20 + i, words=60) for i in range(6)]
+    rows = []
+    for i in range(60):
+        text = base[i % 6] if i % 4 else base[i % 6].replace(base[i % 6].split()[9], "changed", 1)
+        meta = {"n": i, "é": "ü"} if i % 3 == 0 else {}
+        if i % 11 == 5:
+            rows.append(new_record(f"s#{i}", input="What now?", output="   ", meta=meta))  # no answer
+        elif i % 5 == 0:
+            chat = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": text}]
+            rows.append(new_record(f"s#{i}", messages=chat, meta=meta))
+        elif i % 2:
+            rows.append(new_record(f"s#{i}", input=f"Question {i % 3}", output=text.upper(), meta=meta))
+        else:
+            rows.append(new_record(f"s#{i}", text=text, meta=meta))
+    writer = ParquetShardWriter(folder, rows_per_shard=25)
+    writer.write(rows_to_batch(rows))
+    writer.close()
+    metas = ['{"b": 1, "a": [2]}', "not json", None, "{}", '{"dup_group":"x"}']
+    other = pa.table(
+        {
+            "id": [f"t{i}" for i in range(10)],
+            "text": [essay(90 + i) if i < 5 else base[i % 3] if i < 8 else "" for i in range(10)],
+            "source": ["other.parquet"] * 10,
+            "meta": [metas[i % len(metas)] for i in range(10)],
+        }
+    )
+    pq.write_table(other, folder / "part-99999.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("near,keep", [(True, "first"), (True, "longest"), (False, "first")])
+def test_the_arrow_second_pass_writes_what_process_writes(tmp_path, near, keep):
+    """Parquet in and out: the second pass works on Arrow tables, not on Python batches; the
+    records, the rejects and the stats are the same bytes as process() gives."""
+    source = _mixed_parquet(tmp_path / "in")
+    for size in (10_000, 7):
+        seen = []
+        for cls in (Dedup, _ProcessPass):
+            stage = cls(DedupConfig(near=near, keep=keep))
+            stage.batch_size = size
+            out = tmp_path / f"{cls.__name__}-{size}"
+            stage.run([source], out)
+            seen.append(_outputs(out))
+        assert seen[0] == seen[1], size
+    rejects = read_rejects(tmp_path / "Dedup-7")
+    reasons = {r["reason"] for r in rejects}
+    assert {"duplicate", "empty-output", "empty-text"} <= reasons and ("near-duplicate" in reasons) == near
+    assert len(read_records(tmp_path / "Dedup-7")) == read_stats(tmp_path / "Dedup-7")["records_out"]
+
+
+def test_extra_columns_take_the_process_pass(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [essay(1), essay(2), essay(1).upper()]
+    table = pa.table({"id": ["a", "b", "c"], "text": texts, "score": [0.5, 0.25, 1.0]})
+    (tmp_path / "in").mkdir()
+    pq.write_table(table, tmp_path / "in" / "part-00000.parquet")
+    Dedup(DedupConfig()).run([tmp_path / "in"], tmp_path / "new")
+    _ProcessPass(DedupConfig()).run([tmp_path / "in"], tmp_path / "old")
+    assert _outputs(tmp_path / "new") == _outputs(tmp_path / "old")
+    assert [r["score"] for r in read_records(tmp_path / "new")] == [0.5, 0.25]
+
+
+def test_a_failed_background_write_is_raised_on_the_callers_thread():
+    import pyarrow as pa
+
+    from dataprep.io.writers import BackgroundTables
+
+    class Broken:
+        def __init__(self):
+            self.tables = []
+
+        def write_table(self, table, **options):
+            if table.num_rows == 2:
+                raise OSError("disk full")
+            self.tables.append((table.num_rows, options))
+
+    writer = Broken()
+    background = BackgroundTables(writer, name="test-writer")
+    background.write(pa.table({"x": [1]}), row_group_size=5)
+    background.write(pa.table({"x": [1, 2]}))
+    with pytest.raises(OSError, match="disk full"):
+        for _ in range(100):
+            background.write(pa.table({"x": [3]}))
+        background.close()
+    assert writer.tables == [(1, {"row_group_size": 5})]
+    with pytest.raises(OSError, match="disk full"):
+        background.close()

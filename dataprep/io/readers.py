@@ -152,6 +152,13 @@ def _check_core_types(path: Path, schema: pa.Schema) -> None:
 
 
 def _iter_parquet(path: Path, batch_size: int, columns: Sequence[str] | None = None) -> Iterator[ReadBatch]:
+    for record_batch in iter_record_batches(path, batch_size, columns):
+        yield ReadBatch(table_to_batch(record_batch))
+
+
+def iter_record_batches(path: Path, batch_size: int, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's rows as Arrow record batches, as :func:`iter_batches` reads them (the
+    same batches, before they become Python values)."""
     handle = open_parquet(path)
     _check_core_types(path, handle.schema_arrow)
     wanted = None if columns is None else [name for name in columns if name in handle.schema_arrow.names]
@@ -165,7 +172,7 @@ def _iter_parquet(path: Path, batch_size: int, columns: Sequence[str] | None = N
             ) from exc
         if record_batch is None:
             return
-        yield ReadBatch(table_to_batch(record_batch))
+        yield record_batch
 
 
 def _open_lines(path: Path) -> Iterator[str]:

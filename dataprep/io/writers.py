@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import queue
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -157,6 +159,48 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._handle.close()
+
+
+class BackgroundTables:
+    """Arrow tables handed to ``writer.write_table`` on a second thread, one after another, in
+    order: Parquet encoding and compression run outside the GIL, so they overlap with the work
+    that makes the next table. At most ``depth`` tables wait. An error on that thread is raised
+    on the caller's, by the next :meth:`write` or by :meth:`close`."""
+
+    def __init__(self, writer: Any, name: str, depth: int = 2) -> None:
+        self._writer = writer
+        self._queue: queue.Queue[tuple[pa.Table, dict[str, Any]] | None] = queue.Queue(maxsize=depth)
+        self._failed: list[BaseException] = []
+        self._thread: threading.Thread | None = threading.Thread(target=self._drain, name=name, daemon=True)
+        self._thread.start()
+
+    def write(self, table: pa.Table, **options: Any) -> None:
+        while True:
+            if self._failed:
+                raise self._failed[0]
+            try:
+                self._queue.put((table, options), timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._failed:
+                continue
+            try:
+                self._writer.write_table(item[0], **item[1])
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+                self._failed.append(exc)
+
+    def close(self) -> None:
+        """Wait until every table is written; raises what the writing raised."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._failed:
+            raise self._failed[0]
 
 
 def reject_line(

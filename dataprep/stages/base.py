@@ -364,6 +364,11 @@ class RecordStage(Stage):
     def execute(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
         resolve_inputs(inputs, RECORD_SUFFIXES)  # fail early, naming a missing input
         self.fit(inputs)
+        self.process_pass(inputs, output, stats)
+        stats.extra.update(self.summary())
+
+    def process_pass(self, inputs: list[Path | str], output: StageOutput, stats: StageStats) -> None:
+        """The pass that writes: :meth:`process` over every batch, its rows kept and rejected."""
         on_workers = self.process_on_workers
         engine = self.ctx.engine if on_workers else LOCAL
         # Locally, into Parquet, the rows are split and converted where process ran (a worker).
@@ -379,7 +384,6 @@ class RecordStage(Stage):
                     output.records.write(kept)
                     stats.records_out += batch_len(kept)
                 bar.update(size)
-        stats.extra.update(self.summary())
 
 
 @dataclass

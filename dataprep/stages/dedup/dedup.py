@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
-from dataprep.io.readers import ReadBatch, iter_batches
-from dataprep.records import CONTENT_COLUMNS, REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
+from dataprep.io.readers import ReadBatch, count_records, iter_batches, iter_record_batches, open_parquet, record_files
+from dataprep.io.schema import CORE_SCHEMA, conform, decode_meta, encode_meta, table_to_batch
+from dataprep.io.writers import BackgroundTables, reject_line
+from dataprep.records import CONTENT_COLUMNS, CORE_COLUMNS, REJECT_COLUMN, REJECT_DETAIL_COLUMN, Batch, batch_len
 from dataprep.stages import RecordStage, StageConfig, register
 from dataprep.stages.content import get, record_problem, slots
 from dataprep.stages.dedup.minhash import duplicate_groups, exact_keys, lsh_params, near_keys, tokenize
@@ -28,6 +32,8 @@ from dataprep.stages.dedup.minhash import duplicate_groups, exact_keys, lsh_para
 #: What the fit pass reads from Parquet: the id and the content compared. ``meta`` (JSON text, often
 #: the widest column) and ``source`` stay unread until the second pass, which writes them out.
 FIT_COLUMNS = ("id", *CONTENT_COLUMNS)
+#: The detail of a record rejected for having nothing to compare.
+NO_CONTENT = "the record has no content to compare"
 
 
 def content_text(batch: Batch, i: int, *, prompts: bool = True) -> str:
@@ -84,6 +90,7 @@ class Dedup(RecordStage):
         self._labels = np.zeros(0, dtype=np.int64)
         self._exact = np.zeros(0, dtype=np.uint64)
         self._exact_rep = np.zeros(0, dtype=np.int64)
+        self._eligible = np.zeros(0, dtype=bool)
         self._kept_of: dict[int, int] = {}
         self._ids: list[str] = []
         self._fitting = False
@@ -144,7 +151,8 @@ class Dedup(RecordStage):
             return
         self._exact = np.concatenate(exact)
         size = np.concatenate(lengths)
-        self._labels = duplicate_groups(self._exact, np.concatenate(eligible), np.concatenate(bands) if bands else None)
+        self._eligible = np.concatenate(eligible)
+        self._labels = duplicate_groups(self._exact, self._eligible, np.concatenate(bands) if bands else None)
         self._choose(size)
 
     def _choose(self, size: np.ndarray) -> None:
@@ -186,6 +194,95 @@ class Dedup(RecordStage):
             out["lsh"] = {"bands": self.bands, "rows_per_band": self.rows}
         return out
 
+    def process_pass(self, inputs: list[Path | str], output: Any, stats: Any) -> None:
+        """:meth:`process` over Arrow tables where the input is Parquet of the core columns and the
+        output Parquet: the rows kept go out as they came in, but for the meta of those in a group,
+        and only the rejects become Python values. The same output as ``process``, byte for byte
+        (tests/test_dedup.py); anything else (JSONL, extra columns) goes through ``process``."""
+        files = record_files(inputs)
+        if output.jsonl or not all(_core_parquet(path) for path in files):
+            return super().process_pass(inputs, output, stats)
+        # The Parquet writing (a third of this pass) runs on a second thread.
+        records = BackgroundTables(output.records, name="dedup-writer")
+        try:
+            with self.progress(count_records(inputs)) as bar:
+                for path in files:
+                    for record_batch in iter_record_batches(path, self.batch_size):
+                        if record_batch.num_rows:
+                            self._write_batch(pa.Table.from_batches([record_batch]), records, output, stats)
+                            bar.update(record_batch.num_rows)
+        finally:
+            records.close()
+        return None
+
+    def _write_batch(self, table: pa.Table, records: BackgroundTables, output: Any, stats: Any) -> None:
+        n, start = table.num_rows, self._cursor
+        self._cursor += n
+        stats.records_in += n
+        table = conform(table, CORE_SCHEMA)
+        labels = self._labels[start : start + n]
+        eligible = self._eligible[start : start + n]
+        dropped = self._dropped[start : start + n]
+        grouped = labels >= 0
+        # The fit pass found no content in these: process() names the problem and rejects them.
+        problems: dict[int, str] = {}
+        unfit = np.flatnonzero(~eligible)
+        if len(unfit):
+            batch = table_to_batch(table.take(pa.array(unfit)))
+            for j, i in enumerate(unfit.tolist()):
+                if problem := record_problem(batch, j):
+                    problems[i] = problem
+        rejected = dropped.copy()
+        rejected[list(problems)] = True
+        meta = pc.fill_null(table.column("meta"), "{}")
+        # process() re-encodes every meta (decoded, dup_group added in a group): "{}" stays "{}".
+        touched = grouped | ~pc.equal(meta, "{}").to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(touched & ~rejected)
+        if len(rows):
+            texts = meta.take(pa.array(rows)).to_pylist()
+            values = [encode_meta(self._meta(decode_meta(t), start + int(i))) for t, i in zip(texts, rows)]
+            mask = np.zeros(n, dtype=bool)
+            mask[rows] = True
+            meta = pc.replace_with_mask(meta, pa.array(mask), pa.array(values, pa.string()))
+        table = table.set_column(table.schema.get_field_index("meta"), CORE_SCHEMA.field("meta"), meta)
+        rejects = np.flatnonzero(rejected)
+        if len(rejects):
+            batch = table_to_batch(table.take(pa.array(rejects)))
+            for j, i in enumerate(rejects.tolist()):
+                record = {name: batch[name][j] for name in batch}
+                row = start + i
+                if i in problems:
+                    reason, detail = problems[i], NO_CONTENT
+                else:
+                    record["meta"] = self._meta(record["meta"], row)
+                    reason, detail = self._why_dropped(row)
+                stats.drop(reason)
+                source, record_id = record.get("source"), record.get("id")
+                output.rejects.write_line(
+                    reject_line(reason, source=source, record_id=record_id, record=record, detail=detail)
+                )
+        kept = table.filter(pa.array(~rejected)) if len(rejects) else table
+        if kept.num_rows:
+            records.write(kept)
+        stats.records_out += kept.num_rows
+
+    def _meta(self, meta: dict[str, Any] | None, row: int) -> dict[str, Any]:
+        """A record's meta with ``dup_group`` (the id of the record its group keeps) when it is in a group."""
+        label = int(self._labels[row])
+        if label < 0:
+            return meta or {}
+        meta = dict(meta or {})
+        meta["dup_group"] = self._ids[self._kept_of[label]]
+        return meta
+
+    def _why_dropped(self, row: int) -> tuple[str, str]:
+        """The reason and detail of a dropped row: a copy of its exact key's first record, or else
+        a near copy of the record its group keeps."""
+        rep = int(self._exact_rep[row])
+        if rep != row:
+            return "duplicate", f"same normalised content as {self._ids[rep]}"
+        return "near-duplicate", f"near-duplicate of {self._ids[self._kept_of[int(self._labels[row])]]}"
+
     def process(self, batch: Batch) -> Batch:
         n = batch_len(batch)
         reasons: list[str | None] = [None] * n
@@ -194,22 +291,19 @@ class Dedup(RecordStage):
             row = self._cursor + i
             problem = record_problem(batch, i)
             if problem:
-                reasons[i], details[i] = problem, "the record has no content to compare"
+                reasons[i], details[i] = problem, NO_CONTENT
                 continue
-            label = int(self._labels[row])
-            if label < 0:
+            if self._labels[row] < 0:
                 continue
-            kept = self._kept_of[label]
-            meta = dict(batch["meta"][i] or {})
-            meta["dup_group"] = self._ids[kept]
-            batch["meta"][i] = meta
+            batch["meta"][i] = self._meta(batch["meta"][i], row)
             if self._dropped[row]:
-                rep = int(self._exact_rep[row])
-                if rep != row:
-                    reasons[i], details[i] = "duplicate", f"same normalised content as {self._ids[rep]}"
-                else:
-                    reasons[i], details[i] = "near-duplicate", f"near-duplicate of {self._ids[kept]}"
+                reasons[i], details[i] = self._why_dropped(row)
         self._cursor += n
         batch[REJECT_COLUMN] = reasons
         batch[REJECT_DETAIL_COLUMN] = details
         return batch
+
+
+def _core_parquet(path: Path) -> bool:
+    """A Parquet file of core columns only (the Arrow second pass takes it)."""
+    return path.name.endswith(".parquet") and set(open_parquet(path).schema_arrow.names) <= set(CORE_COLUMNS)

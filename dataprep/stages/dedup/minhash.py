@@ -20,6 +20,7 @@ optimiser, so a threshold means what it means in ``datasketch.MinHashLSH``.
 from __future__ import annotations
 
 import array
+import functools
 import hashlib
 import itertools
 import re
@@ -193,8 +194,10 @@ def near_keys(
     return band_keys(signatures, bands, rows)[row]
 
 
+@functools.lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows per band) that best separate pairs above and below ``threshold``."""
+    """(bands, rows per band) that best separate pairs above and below ``threshold`` (datasketch
+    integrates for every split of ``num_perm``: about 70 ms, so each pair is worked out once)."""
     from datasketch.lsh import _optimal_param
 
     return _optimal_param(threshold, num_perm, 0.5, 0.5)

@@ -15,10 +15,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import queue
 import re
 import string
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from dataprep.errors import InputError, suggest
 from dataprep.io.encoding import DAMAGED_FILE_ERRORS, damaged_file, detect_encoding, open_binary
 from dataprep.io.readers import Reject
 from dataprep.io.schema import CORE_SCHEMA, batch_to_table, decode_meta
+from dataprep.io.writers import BackgroundTables
 from dataprep.records import new_record, rows_to_batch
 from dataprep.stages import SourceStage, register
 from dataprep.stages.extract import csv_fast as fast
@@ -735,9 +734,7 @@ class _Batches:
         self.rows: list[dict[str, Any]] = []
         self.pending = 0
         self.written = 0
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
-        self._failed: list[BaseException] = []
-        self._thread: threading.Thread | None = None
+        self._background: BackgroundTables | None = None
 
     def add_row(self, record: dict[str, Any]) -> None:
         self.rows.append(record)
@@ -774,27 +771,10 @@ class _Batches:
             self.written += whole
 
     def _send(self, table: pa.Table) -> None:
-        if self._thread is None:
-            writer = self.output.records  # made here, on this thread
-            self._thread = threading.Thread(target=self._drain, args=(writer,), name="extract-csv-writer")
-            self._thread.start()
-        while True:
-            if self._failed:
-                raise self._failed[0]
-            try:
-                self._queue.put(table, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def _drain(self, writer: Any) -> None:
-        while (table := self._queue.get()) is not None:
-            if self._failed:
-                continue
-            try:
-                writer.write_table(table, row_group_size=self.size)
-            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
-                self._failed.append(exc)
+        if self._background is None:
+            # The writer is made here, on this thread.
+            self._background = BackgroundTables(self.output.records, name="extract-csv-writer")
+        self._background.write(table, row_group_size=self.size)
 
     def close(self) -> None:
         """Write what is left and wait for the writer; raises what the writer raised."""
@@ -804,12 +784,9 @@ class _Batches:
             self.stop()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if self._failed:
-            raise self._failed[0]
+        if self._background is not None:
+            background, self._background = self._background, None
+            background.close()
 
     def take_written(self) -> int:
         written, self.written = self.written, 0
